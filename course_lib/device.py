@@ -1,0 +1,75 @@
+"""One place that decides where tensors live, and the numpy-in/numpy-out bridge.
+
+Students write some exercises in numpy and others in PyTorch; every reference function in
+course_lib is written once, on torch tensors, and wrapped with :func:`numpy_io` so that numpy
+arrays in give numpy arrays out.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def default_device() -> torch.device:
+    """CUDA when a GPU is present, else the CPU. Every other module asks here."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def to_numpy(value: Any) -> Any:
+    """Convert tensors (also inside tuples, named tuples, lists and dicts) to numpy arrays."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a NamedTuple keeps its type
+        return type(value)(*(to_numpy(v) for v in value))
+    if isinstance(value, (tuple, list)):
+        return type(value)(to_numpy(v) for v in value)
+    if isinstance(value, dict):
+        return {k: to_numpy(v) for k, v in value.items()}
+    return value
+
+
+def to_torch(value: Any) -> Any:
+    """Convert numpy arrays (also inside containers) to tensors that share their memory."""
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value)
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return type(value)(*(to_torch(v) for v in value))
+    if isinstance(value, (tuple, list)):
+        return type(value)(to_torch(v) for v in value)
+    if isinstance(value, dict):
+        return {k: to_torch(v) for k, v in value.items()}
+    return value
+
+
+def _has_numpy(value: Any) -> bool:
+    if isinstance(value, np.ndarray):
+        return True
+    if isinstance(value, (tuple, list)):
+        return any(_has_numpy(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_numpy(v) for v in value.values())
+    return False
+
+
+def numpy_io(fn: F) -> F:
+    """Let a torch function accept numpy arrays: numpy in → numpy out, torch in → torch out.
+
+    If any argument holds a numpy array, all array arguments are turned into tensors (no copy),
+    the function runs on the CPU, and every tensor it returns comes back as a numpy array.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not (_has_numpy(args) or _has_numpy(kwargs)):
+            return fn(*args, **kwargs)
+        result = fn(*to_torch(args), **to_torch(kwargs))
+        return to_numpy(result)
+
+    return wrapper  # type: ignore[return-value]
