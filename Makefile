@@ -44,3 +44,6 @@ lint: venv
 
 clean:
 	rm -rf book/_build
+
+bench: venv
+	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
