@@ -48,7 +48,8 @@ def check_args(
         if value is None:
             continue
         if not isinstance(value, torch.Tensor):
-            raise TypeError(f"{arg} must be a torch.Tensor or numpy array, got {type(value).__name__}")
+            kind = type(value).__name__
+            raise TypeError(f"{arg} must be a torch.Tensor or numpy array, got {kind}")
         if not value.is_floating_point():
             raise TypeError(f"{arg} must be floating point, got dtype {value.dtype}")
         if first is None:

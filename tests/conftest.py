@@ -9,7 +9,9 @@ import torch
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if torch.cuda.is_available():
         return
-    skip = pytest.mark.skip(reason="CUDA is not available on this machine; gpu tests compare GPU with CPU")
+    skip = pytest.mark.skip(
+        reason="CUDA is not available on this machine; gpu tests compare GPU with CPU"
+    )
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
