@@ -122,7 +122,7 @@ def rnn_cell_backward(dh: Tensor, cache: RNNCache) -> Grads:
         dict with ``dx (B, D)``, ``dh_prev (B, H)``, ``dW_x (D, H)``, ``dW_h (H, H)`` and, when
         the forward pass had a bias, ``db (H,)``.
     """
-    check_args(dh=(dh, "B H"), h=(cache.h, "B H"))
+    check_args(**{"cache.h": (cache.h, "B H")}, dh=(dh, "B H"))
     da = dh * (1 - cache.h**2)
     grads: Grads = {}
     grads["dx"], grads["dW_x"] = _linear_backward(da, cache.x, cache.W_x)
@@ -221,7 +221,7 @@ def lstm_cell_backward(dh: Tensor, dc: Tensor, cache: LSTMCache) -> Grads:
         dict with ``dx (B, D)``, ``dh_prev``, ``dc_prev (B, H)``, ``dW_x (D, 4H)``,
         ``dW_h (H, 4H)`` and ``db (4H,)`` when there was a bias.
     """
-    check_args(dh=(dh, "B H"), dc=(dc, "B H"), c=(cache.c, "B H"))
+    check_args(**{"cache.c": (cache.c, "B H")}, dh=(dh, "B H"), dc=(dc, "B H"))
     i, f, g, o = cache.i, cache.f, cache.g, cache.o
     tanh_c = torch.tanh(cache.c)
     do = dh * tanh_c
@@ -342,7 +342,7 @@ def gru_cell_backward(dh: Tensor, cache: GRUCache) -> Grads:
         dict with ``dx (B, D)``, ``dh_prev (B, H)``, ``dW_x (D, 3H)``, ``dW_h (H, 3H)`` and,
         for each bias given in the forward pass, ``db_x`` / ``db_h`` ``(3H,)``.
     """
-    check_args(dh=(dh, "B H"), h=(cache.h, "B H"))
+    check_args(**{"cache.h": (cache.h, "B H")}, dh=(dh, "B H"))
     h_prev, r, z, n = cache.h_prev, cache.r, cache.z, cache.n
     hidden = h_prev.shape[-1]
     da_n = dh * (1 - z) * (1 - n**2)
