@@ -36,6 +36,28 @@ $(SYSTEM_STAMP): | $(STAMP)
 	fi
 	touch $@
 
+# The course site. MathJax 3 comes from npm and is served by the site itself (no CDN), so every
+# page works offline; book/_config.yml copies build/npm/node_modules into the site's _static.
+MATHJAX_VERSION := 3.2.2
+NPM_PREFIX := build/npm
+MATHJAX := $(NPM_PREFIX)/node_modules/mathjax/es5/tex-chtml.js
+
+$(MATHJAX):
+	@command -v npm >/dev/null || { echo "npm is needed once to fetch MathJax: apt-get install npm"; exit 1; }
+	npm install --silent --no-audit --no-fund --prefix $(NPM_PREFIX) mathjax@$(MATHJAX_VERSION)
+	test -f $@
+
+# Chapters execute at build (cached in book/_build/.jupyter_cache); any execution error or Sphinx
+# warning fails the build, after reporting every one of them (--keep-going).
+book: venv $(MATHJAX)
+	$(BIN)/jupyter-book build book --warningiserror --keep-going
+	@echo "open book/_build/html/index.html (or: make serve)"
+
+SERVE_PORT ?= 8000
+serve: book
+	@echo "serving the course on http://127.0.0.1:$(SERVE_PORT)/ (Ctrl-C stops)"
+	$(PY) -m http.server --bind 127.0.0.1 --directory book/_build/html $(SERVE_PORT)
+
 test: venv system-deps
 	$(PY) -m pytest -n 2 --timeout=1800
 

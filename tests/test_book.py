@@ -1,0 +1,179 @@
+"""The built course site, checked in a real browser (Debian's headless Chromium via playwright).
+
+Every HTML page of ``book/_build/html`` is served on 127.0.0.1 and loaded. A page passes when it
+made no failed request and no request to any other host, its maths was typeset by the site's own
+MathJax (no raw ``$$`` or ``\\[`` left in the visible text), every image loaded, and the console
+logged no error. Full-page screenshots go to ``book/_build/screenshots/`` so that a person can look
+at them — an assertion cannot tell whether a figure is legible.
+
+Build the site first with ``make book``.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import (
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Request,
+    Response,
+    sync_playwright,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+SITE = ROOT / "book" / "_build" / "html"
+SCREENSHOTS = ROOT / "book" / "_build" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+CHAPTERS = [
+    "01_sequence_shapes", "02_rnn_forward", "03_bptt", "04_gradient_flow",
+    "05_lstm", "06_gru_peephole", "07_language_model",
+]  # fmt: skip
+APPENDICES = ["conventions", "instructor_guide", "benchmarks", "bibliography"]
+
+pytestmark = pytest.mark.slow
+
+
+def _pages() -> list[str]:
+    """Every HTML page of the built site, relative to its root (empty when the site is missing)."""
+    if not (SITE / "index.html").exists():
+        return []
+    return sorted(
+        p.relative_to(SITE).as_posix()
+        for p in SITE.rglob("*.html")
+        if "_static" not in p.parts and "_sources" not in p.parts
+    )
+
+
+PAGES = _pages()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def site_url() -> Iterator[str]:
+    """The built site served by a thread on an ephemeral port of 127.0.0.1."""
+    handler = functools.partial(_QuietHandler, directory=str(SITE))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
+    """Headless Chromium with a fresh profile, so no cached or synced state leaks in."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: run `make system-deps` (apt-get install chromium)")
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": 1280, "height": 900},
+        )
+        yield context
+        context.close()
+
+
+def _skip_unless_built() -> None:
+    if not PAGES:
+        pytest.skip(f"the site is not built ({SITE / 'index.html'} is missing): run `make book`")
+
+
+def test_site_has_every_part() -> None:
+    _skip_unless_built()
+    expected = [
+        "intro.html",
+        *(f"chapters/{name}.html" for name in CHAPTERS),
+        *(f"appendix/{name}.html" for name in APPENDICES),
+    ]
+    missing = [page for page in expected if page not in PAGES]
+    assert not missing, f"pages missing from the built site: {missing}"
+
+
+def _visible_text(tab: Page) -> str:
+    """The main text as a reader sees it, without code blocks (code may legitimately hold `$$`)
+    and without what MathJax produced (its assistive copy repeats the TeX source)."""
+    return tab.evaluate(
+        """() => {
+            const root = (document.querySelector("main") || document.body).cloneNode(true);
+            root.querySelectorAll("pre, code, script, style, mjx-container, mjx-assistive-mml")
+                .forEach(node => node.remove());
+            return root.textContent;
+        }"""
+    )
+
+
+@pytest.mark.parametrize("page", PAGES or ["<site not built>"])
+def test_page_in_browser(page: str, site_url: str, browser: BrowserContext) -> None:
+    _skip_unless_built()
+    problems: list[str] = []
+    tab = browser.new_page()
+
+    def on_request(request: Request) -> None:
+        url = urlsplit(request.url)
+        if url.scheme not in ("data", "blob", "about") and url.hostname != "127.0.0.1":
+            problems.append(f"request to another host: {request.url}")
+
+    def on_response(response: Response) -> None:
+        if response.status >= 400:
+            problems.append(f"HTTP {response.status}: {response.url}")
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            problems.append(f"console error: {message.text}")
+
+    tab.on("request", on_request)
+    tab.on("requestfailed", lambda r: problems.append(f"failed request: {r.url} ({r.failure})"))
+    tab.on("response", on_response)
+    tab.on("console", on_console)
+    tab.on("pageerror", lambda error: problems.append(f"uncaught exception: {error}"))
+
+    tab.goto(f"{site_url}/{page}", wait_until="networkidle")
+    if tab.locator(".math").count() > 0:
+        # MathJax 3 resolves startup.promise once its first typesetting pass is over.
+        tab.wait_for_function("() => window.MathJax?.startup?.promise !== undefined")
+        tab.evaluate("() => MathJax.startup.promise.then(() => true)")
+        if tab.locator("mjx-container").count() == 0:
+            problems.append("the page has maths but MathJax rendered none")
+    text = _visible_text(tab)
+    for raw in ("$$", "\\[", "\\(", "\\begin{"):
+        if raw in text:
+            line = next(line for line in text.splitlines() if raw in line)
+            problems.append(f"raw maths left in the text ({raw!r}): {line.strip()[:100]}")
+    broken = tab.evaluate(
+        "() => Array.from(document.images)"
+        ".filter(img => !img.complete || img.naturalWidth === 0).map(img => img.src)"
+    )
+    problems.extend(f"image did not load: {src}" for src in broken)
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shot = SCREENSHOTS / (page.replace("/", "__").removesuffix(".html") + ".png")
+    tab.screenshot(path=str(shot), full_page=True)
+    tab.close()
+    assert not problems, f"{page}:\n  " + "\n  ".join(problems)
