@@ -1,0 +1,200 @@
+"""Weight conversion: torch modules, Keras and CS231n layouts, written-out reference equations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from course_lib.convert import (
+    from_torch,
+    gru_from_keras,
+    gru_to_keras,
+    load_torch_weights,
+    lstm_from_cs231n,
+    lstm_from_keras,
+    lstm_to_cs231n,
+    lstm_to_keras,
+    reorder_gates,
+    to_torch,
+)
+from course_lib.layers import GRU, LSTM, RNN, PeepholeLSTM
+from course_lib.sequence import gru_forward, lstm_forward
+
+B, T, D, H = 3, 5, 4, 6
+TOL = 1e-10
+F64 = {"dtype": torch.float64}
+
+
+def sigmoid(a: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-a))
+
+
+# Reference recurrences written from each library's own equations and gate order, in numpy, so
+# that a conversion is checked against the convention it claims to implement.
+def keras_lstm(x, kernel, recurrent_kernel, bias):
+    """Keras LSTM: z = x K + h R + bias, gates i, f, c, o."""
+    h = c = np.zeros((x.shape[0], recurrent_kernel.shape[0]))
+    out = []
+    for t in range(x.shape[1]):
+        z_i, z_f, z_c, z_o = np.split(x[:, t] @ kernel + h @ recurrent_kernel + bias, 4, axis=1)
+        c = sigmoid(z_f) * c + sigmoid(z_i) * np.tanh(z_c)
+        h = sigmoid(z_o) * np.tanh(c)
+        out.append(h)
+    return np.stack(out, 1)
+
+
+def keras_gru(x, kernel, recurrent_kernel, bias, reset_after):
+    """Keras GRU, gates z, r, h, and ``h = z ⊙ h_prev + (1 − z) ⊙ hh``."""
+    units = recurrent_kernel.shape[0]
+    h = np.zeros((x.shape[0], units))
+    b_in, b_rec = (bias[0], bias[1]) if reset_after else (bias, 0.0)
+    out = []
+    for t in range(x.shape[1]):
+        x_z, x_r, x_h = np.split(x[:, t] @ kernel + b_in, 3, axis=1)
+        if reset_after:
+            r_z, r_r, r_h = np.split(h @ recurrent_kernel + b_rec, 3, axis=1)
+            z, r = sigmoid(x_z + r_z), sigmoid(x_r + r_r)
+            hh = np.tanh(x_h + r * r_h)
+        else:
+            r_z, r_r = np.split(h @ recurrent_kernel[:, : 2 * units], 2, axis=1)
+            z, r = sigmoid(x_z + r_z), sigmoid(x_r + r_r)
+            hh = np.tanh(x_h + (r * h) @ recurrent_kernel[:, 2 * units :])
+        h = z * h + (1 - z) * hh
+        out.append(h)
+    return np.stack(out, 1)
+
+
+def cs231n_lstm(x, Wx, Wh, b):
+    """CS231n lstm_forward: a = x Wx + h Wh + b split as i, f, o (sigmoid) and g (tanh)."""
+    hidden = Wh.shape[0]
+    h = c = np.zeros((x.shape[0], hidden))
+    out = []
+    for t in range(x.shape[1]):
+        a = x[:, t] @ Wx + h @ Wh + b
+        i, f, o, g = np.split(a, 4, axis=1)
+        c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
+        h = sigmoid(o) * np.tanh(c)
+        out.append(h)
+    return np.stack(out, 1)
+
+
+def max_abs(a: np.ndarray, b: np.ndarray) -> float:
+    assert a.shape == b.shape, (a.shape, b.shape)
+    return float(np.abs(a - b).max())
+
+
+def all_equal(arrays, expected) -> bool:
+    return all(np.array_equal(a, e) for a, e in zip(arrays, expected, strict=True))
+
+
+@pytest.fixture
+def np_rng() -> np.random.Generator:
+    return np.random.default_rng(0)
+
+
+def test_reorder_gates_moves_whole_blocks() -> None:
+    W = torch.cat([torch.full((2, 3), float(k)) for k in range(4)], dim=1)  # blocks 0,1,2,3
+    moved = reorder_gates(W, "ifgo", "ifog")
+    assert torch.equal(moved, torch.cat([torch.full((2, 3), float(k)) for k in (0, 1, 3, 2)], 1))
+    assert torch.equal(reorder_gates(moved, "ifog", "ifgo"), W)
+    bias = np.arange(6.0)
+    assert np.array_equal(reorder_gates(bias, "zrn", "rzn"), [2.0, 3.0, 0.0, 1.0, 4.0, 5.0])
+
+
+def test_reorder_gates_rejects_bad_orders() -> None:
+    with pytest.raises(ValueError, match="permutations"):
+        reorder_gates(torch.zeros(8), "ifco", "ifgo")
+    with pytest.raises(ValueError, match="does not split into 3 gate blocks"):
+        reorder_gates(torch.zeros(2, 8), "rzn", "zrn")
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_torch_round_trip(kind: str, bias: bool, rng: torch.Generator) -> None:
+    torch.manual_seed(0)
+    cls = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind]
+    m = cls(D, H, num_layers=2, bidirectional=True, bias=bias, batch_first=True).double()
+    layer = from_torch(m)
+    assert layer.W_x_l1_reverse.dtype == torch.float64 and layer.bias == bias
+    x = torch.randn(B, T, D, generator=rng, **F64)
+    assert (layer(x) - m(x)[0]).abs().max() <= TOL
+    back = to_torch(layer, batch_first=False)
+    assert not back.batch_first
+    assert [n for n, _ in back.named_parameters()] == [n for n, _ in m.named_parameters()]
+    for (name, p), q in zip(m.named_parameters(), back.parameters(), strict=True):
+        assert torch.equal(p, q), name
+
+
+def test_load_torch_weights_checks_structure() -> None:
+    with pytest.raises(TypeError, match="cannot load torch GRU weights into LSTM"):
+        load_torch_weights(LSTM(D, H), torch.nn.GRU(D, H))
+    with pytest.raises(ValueError, match="differ in"):
+        load_torch_weights(LSTM(D, H), torch.nn.LSTM(D, H + 1))
+    with pytest.raises(ValueError, match="differ in"):
+        load_torch_weights(LSTM(D, H), torch.nn.LSTM(D, H, bidirectional=True))
+    with pytest.raises(ValueError, match="tanh"):
+        from_torch(torch.nn.RNN(D, H, nonlinearity="relu"))
+    with pytest.raises(ValueError, match="proj_size"):
+        from_torch(torch.nn.LSTM(D, H, proj_size=2))
+    with pytest.raises(ValueError, match="torch has no module for PeepholeLSTM"):
+        to_torch(PeepholeLSTM(D, H))
+    with pytest.raises(ValueError, match="reset_after=False"):
+        to_torch(GRU(D, H, reset_after=False))
+    with pytest.raises(ValueError, match="recurrent_dropout"):
+        to_torch(RNN(D, H, recurrent_dropout=0.2))
+
+
+def test_keras_lstm(np_rng: np.random.Generator) -> None:
+    x = np_rng.standard_normal((B, T, D))
+    kernel, recurrent = np_rng.standard_normal((D, 4 * H)), np_rng.standard_normal((H, 4 * H))
+    bias = np_rng.standard_normal(4 * H)
+    W_x, W_h, b = lstm_from_keras(kernel, recurrent, bias)
+    ours = lstm_forward(x, None, None, W_x, W_h, b)
+    assert max_abs(ours, keras_lstm(x, kernel, recurrent, bias)) <= TOL
+    # Course weights with two biases → Keras, and back.
+    b_x, b_h = np_rng.standard_normal(4 * H), np_rng.standard_normal(4 * H)
+    k2, r2, bias2 = lstm_to_keras(W_x, W_h, b_x, b_h)
+    expected = lstm_forward(x, None, None, W_x, W_h, b_x + b_h)
+    assert max_abs(keras_lstm(x, k2, r2, bias2), expected) <= TOL
+    assert all_equal(lstm_from_keras(k2, r2, bias2), (W_x, W_h, b_x + b_h))
+
+
+@pytest.mark.parametrize("reset_after", [True, False])
+def test_keras_gru(reset_after: bool, np_rng: np.random.Generator) -> None:
+    x = np_rng.standard_normal((B, T, D))
+    kernel, recurrent = np_rng.standard_normal((D, 3 * H)), np_rng.standard_normal((H, 3 * H))
+    bias = np_rng.standard_normal((2, 3 * H) if reset_after else 3 * H)
+    W_x, W_h, b_x, b_h = gru_from_keras(kernel, recurrent, bias, reset_after=reset_after)
+    ours = gru_forward(x, None, W_x, W_h, b_x, b_h, reset_after=reset_after)
+    assert max_abs(ours, keras_gru(x, kernel, recurrent, bias, reset_after)) <= TOL
+    back = gru_to_keras(W_x, W_h, b_x, b_h, reset_after=reset_after)
+    assert all_equal(back, (kernel, recurrent, bias))
+
+
+def test_torch_gru_to_keras_reproduces_torch(rng: torch.Generator) -> None:
+    m = torch.nn.GRU(D, H, batch_first=True).double()
+    x = torch.randn(B, T, D, generator=rng, **F64)
+    layer = from_torch(m)
+    w = {k: v.detach().numpy() for k, v in layer.cell_weights(0, 0).items()}
+    kernel, recurrent, bias = gru_to_keras(w["W_x"], w["W_h"], w["b_x"], w["b_h"])
+    assert bias.shape == (2, 3 * H)
+    expected = m(x)[0].detach().numpy()
+    assert max_abs(keras_gru(x.numpy(), kernel, recurrent, bias, True), expected) <= TOL
+
+
+def test_keras_shape_errors(np_rng: np.random.Generator) -> None:
+    kernel, recurrent = np_rng.standard_normal((D, 3 * H)), np_rng.standard_normal((H, 3 * H))
+    with pytest.raises(ValueError, match="bias has shape"):
+        gru_from_keras(kernel, recurrent, np_rng.standard_normal(3 * H), reset_after=True)
+    with pytest.raises(ValueError, match="recurrent_kernel has shape"):
+        lstm_from_keras(np_rng.standard_normal((D, 4 * H)), recurrent)
+
+
+def test_cs231n_lstm(np_rng: np.random.Generator) -> None:
+    x = np_rng.standard_normal((B, T, D))
+    Wx, Wh, b = (np_rng.standard_normal(s) for s in [(D, 4 * H), (H, 4 * H), (4 * H,)])
+    W_x, W_h, b_course = lstm_from_cs231n(Wx, Wh, b)
+    ours = lstm_forward(x, None, None, W_x, W_h, b_course)
+    assert max_abs(ours, cs231n_lstm(x, Wx, Wh, b)) <= TOL
+    assert all_equal(lstm_to_cs231n(W_x, W_h, b_course), (Wx, Wh, b))
