@@ -341,3 +341,21 @@ def test_spectral_radius_sets_the_regime(rho: float, regime: str, rng: torch.Gen
     assert classify_regime(jacobian_norms(W_h.detach(), h_seq.detach())[0]) == regime
     norms = grad_norms_through_time([c.h for c in caches], (h_seq[:, -1] * 1e8).sum())
     assert classify_regime(norms.flip(0)) == regime
+
+
+@pytest.mark.gpu
+def test_gradient_tools_cuda_match_cpu(rng: torch.Generator) -> None:
+    W_h = torch.randn(4, 4, generator=rng, dtype=F64)
+    h_seq = torch.tanh(torch.randn(2, 5, 4, generator=rng, dtype=F64))
+    on_gpu = jacobian_norms(W_h.cuda(), h_seq.cuda())
+    assert on_gpu.device.type == "cuda"
+    assert torch.allclose(on_gpu.cpu(), jacobian_norms(W_h, h_seq), atol=1e-10, rtol=0)
+    assert spectral_radius(W_h.cuda()) == pytest.approx(spectral_radius(W_h), rel=1e-10)
+
+    grads = [torch.randn(3, generator=rng, dtype=F64), torch.randn(2, 2, generator=rng, dtype=F64)]
+    clipped_cpu, total_cpu = clip_by_global_norm(grads, 0.5)
+    clipped_gpu, total_gpu = clip_by_global_norm([g.cuda() for g in grads], 0.5)
+    assert total_gpu.device.type == "cuda"
+    assert torch.allclose(total_gpu.cpu(), total_cpu, atol=1e-12, rtol=0)
+    for gpu, cpu in zip(clipped_gpu, clipped_cpu, strict=True):
+        assert torch.allclose(gpu.cpu(), cpu, atol=1e-12, rtol=0)
