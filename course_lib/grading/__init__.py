@@ -1,0 +1,82 @@
+"""Checkers for the exercise notebooks: the student's function against a course_lib reference.
+
+How a check works (:mod:`.check`): draw a fresh random case from a seed, in float64; run the
+reference on :func:`course_lib.device.default_device` (the GPU when present) and the student's
+function on a copy of the same case on the same device (or as numpy arrays for numpy parts);
+compare (:mod:`.compare`); on a mismatch, run the reference's named *variants* — the reference
+with one plausible mistake built in (:mod:`.variants`) — and name the one the student's output
+matches. Every failure message ends with the seed that reproduces it. Tampering with numpy,
+torch or course_lib from notebook code is detected (:mod:`.guard`).
+
+Writing a new assignment ``NN_name``
+====================================
+
+1. **Checks** — ``course_lib/grading/exNN_name.py`` (see ``ex01_sequence_shapes.py``)::
+
+       PART_A = (Check("what it covers", reference, make_case, variants, numpy=...), ...)
+       ASSIGNMENT = Assignment("NN_name", {"part_a": PART_A, ...})
+       check = ASSIGNMENT.check      # visible tests: tests.check("part_a", part_a)
+       grade = ASSIGNMENT.grade      # hidden tests:  grade("part_a", part_a, points=3)
+       guard.watch_loaded_modules()  # last line: snapshot the references just imported
+
+   A part is named after the function the student writes; its checks share its points equally.
+   ``make_case(generator) -> Case(args_by_name, options)`` builds small float64 CPU tensors
+   (keep every test cell under 2 s). Variants: ``with_inputs(ref, "W_h is used transposed",
+   W_h=transpose)``, ``with_output(ref, "tanh is missing", lambda out, args: ...)``, or any
+   ``Variant(mistake, fn)``. Use ``observe=`` to compare something other than the return value.
+
+2. **Notebook** — ``solutions/NN_name/NN_name.ipynb``, an nbgrader source notebook (cells can be
+   built with :mod:`.notebook`; ``cell id == grade_id``):
+
+   - markdown intro with a link to ``../../book/_build/html/chapters/NN_name.html``;
+   - ``setup`` — read-only (locked) code cell, *first* code cell, run before any student code::
+
+         import numpy as np
+         import torch
+         from course_lib.grading import exNN_name as tests
+
+   - per part ``P``, in this order:
+       ``P`` — autograded answer: the function between ``### BEGIN SOLUTION`` /
+       ``### END SOLUTION`` (nbgrader replaces it with ``raise NotImplementedError()``);
+       ``P_visible`` — autograder tests, **0 points**: a worked example the student can follow,
+       then ``tests.check("P", P)``;
+       ``P_hidden`` — autograder tests carrying the part's points, a separate cell so that a
+       visible traceback never shows hidden code::
+
+           # Hidden tests for P (3 points), run when the notebook is graded.
+           ### BEGIN HIDDEN TESTS
+           from course_lib.grading import exNN_name as _hidden_tests
+           _hidden_tests.grade("P", P, points=3)
+           ### END HIDDEN TESTS
+
+     The ``points=`` argument must equal the cell's nbgrader points: ``grade`` returns the
+     points earned as the cell's value, which nbgrader reads as partial credit.
+     The hidden cell imports the checks again under a private name, so a student who rebinds
+     ``tests`` or a checker name in an answer cell changes nothing there; rebinding module
+     attributes (``np.allclose``, ``torch.tanh``, ``tests.grade``) is caught by :mod:`.guard`.
+
+3. **Mistakes** — ``solutions/NN_name/mistakes.py`` (never released; nbgrader_config ignores
+   it) declares ``MISTAKES = {"P": {"A": {"find": ..., "replace": ..., "expect": ...}, "B":
+   ...}}``: text replaced in part P's solution cell, and a phrase its feedback must contain.
+   tests/test_exercises.py grades the solution (full marks), the blank student version (0, no
+   crash) and two notebooks with every part's mistake A (resp. B) applied, asserting each part
+   loses points with the expected phrase. Then run ``make exercises`` and commit exercises/.
+"""
+
+from .assignment import Assignment, CheckFailed, fresh_seed
+from .check import Case, Check, Failure, Variant, run_check
+from .compare import compare
+from .guard import TamperError
+
+__all__ = [
+    "Assignment",
+    "Case",
+    "Check",
+    "CheckFailed",
+    "Failure",
+    "TamperError",
+    "Variant",
+    "compare",
+    "fresh_seed",
+    "run_check",
+]

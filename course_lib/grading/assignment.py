@@ -1,0 +1,116 @@
+"""An assignment's graded parts, and the two calls its notebook's test cells make.
+
+``check(part, fn)`` is for the *visible* test cells: one fixed seed, stops at the first failure
+with a message the student can act on. ``grade(part, fn, points=...)`` is for the *hidden* test
+cells nbgrader scores: fresh random seeds, every check of the part counted, partial credit
+returned as the cell's value (nbgrader reads a number in a grade cell's output as its score).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from . import guard
+from .check import Check, Failure, run_check
+
+#: Set this to an integer to make the hidden tests' "fresh" seeds reproducible (e.g. a regrade).
+SEED_VARIABLE = "UNROLLED_GRADING_SEED"
+
+
+class CheckFailed(AssertionError):
+    """A graded function gave a wrong result; the message says what and how to reproduce it."""
+
+
+def fresh_seed() -> int:
+    """A new random seed, or the one fixed by the ``UNROLLED_GRADING_SEED`` environment variable."""
+    fixed = os.environ.get(SEED_VARIABLE)
+    return int(fixed) if fixed else secrets.randbelow(2**31)
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Any:
+    """Route warnings and stderr to stdout: nbgrader scores a grade cell with stderr output 0."""
+    with warnings.catch_warnings(), contextlib.redirect_stderr(sys.stdout):
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _reproduce(part: str, seed: int) -> str:
+    return f"  Reproduce: tests.check({part!r}, {part}, seed={seed})"
+
+
+class Assignment:
+    """The graded parts of one exercise notebook.
+
+    Args:
+        name: the assignment id, e.g. ``"01_sequence_shapes"``.
+        parts: part name (the student's function name) → the checks that grade it; a part's
+            points are shared equally among its checks.
+    """
+
+    def __init__(self, name: str, parts: dict[str, Sequence[Check]]) -> None:
+        self.name = name
+        self.parts = {part: tuple(checks) for part, checks in parts.items()}
+
+    def _checks(self, part: str) -> tuple[Check, ...]:
+        if part not in self.parts:
+            raise KeyError(f"{self.name} has no part {part!r}; parts: {', '.join(self.parts)}")
+        return self.parts[part]
+
+    def failures(self, part: str, fn: Callable[..., Any], seed: int) -> list[Failure | None]:
+        """Run every check of ``part`` with ``seed``: one entry per check, ``None`` if it passed."""
+        return [run_check(check, fn, seed) for check in self._checks(part)]
+
+    def check(self, part: str, fn: Callable[..., Any], *, seed: int = 0) -> None:
+        """Visible test: raise :class:`CheckFailed` at the first failing check of ``part``."""
+        checks = self._checks(part)
+        for check in checks:
+            failure = run_check(check, fn, seed)
+            if failure is not None:
+                raise CheckFailed(f"{part} — {failure}\n{_reproduce(part, seed)}")
+        print(f"{part}: all {len(checks)} checks passed on the random case with seed={seed}.")
+
+    def grade(
+        self,
+        part: str,
+        fn: Callable[..., Any],
+        *,
+        points: float,
+        trials: int = 2,
+        seed: int | None = None,
+    ) -> float:
+        """Hidden test: score ``part`` out of ``points`` on ``trials`` fresh random cases.
+
+        Each check earns its share of the points only if it passes on every trial. Returns the
+        points earned (the cell's value, which nbgrader takes as partial credit) after printing
+        what failed; raises :class:`CheckFailed` when nothing passed, so the cell shows an error,
+        and :class:`.guard.TamperError` when notebook code replaced a function grading relies on.
+        """
+        base = fresh_seed() if seed is None else seed
+        checks = self._checks(part)
+        with _quiet_stderr():
+            guard.verify()
+            report = []
+            passed = 0
+            for check in checks:
+                failure = next(
+                    (f for t in range(trials) if (f := run_check(check, fn, base + t))), None
+                )
+                passed += failure is None
+                report.append(
+                    f"  ✓ {check.what}" if failure is None
+                    else f"  ✗ {failure}\n{_reproduce(part, failure.seed)}"
+                )  # fmt: skip
+        earned = round(points * passed / len(checks), 3)
+        summary = f"{part}: {earned:g} / {points:g} points, {passed}/{len(checks)} checks passed\n"
+        summary += "\n".join(report)
+        if passed == 0:
+            raise CheckFailed(summary)
+        print(summary)
+        return earned

@@ -1,0 +1,117 @@
+"""Tamper detection: notice when notebook code rebinds a library function the checks rely on.
+
+A student's answer cell runs in the same Python process as the tests, so it *can* write
+``np.allclose = lambda *a, **k: True`` or ``torch.tanh = my_tanh``. Two defences work together:
+
+1. The comparison code in :mod:`course_lib.grading.compare` keeps private references to the
+   functions it calls, taken when the module is imported — in the notebook's locked setup cell,
+   before any student code runs — so rebinding ``np.allclose`` later changes nothing for it.
+2. This module snapshots the namespaces of numpy, torch, ``torch.Tensor``, builtins and every
+   ``course_lib`` module (the references *and* the checkers) at the same moment, and every check
+   calls :func:`verify` before and after running student code. A rebinding would otherwise still
+   reach the reference (``torch.tanh`` patched to the identity makes "missing tanh" right), so
+   any change fails the check with :class:`TamperError` instead of grading a poisoned run.
+
+New names appearing in a module are allowed (numpy and torch load submodules lazily); names
+that change value or disappear are not. ``torch.Tensor`` is a class, so there a *new* name is
+also tampering: it would shadow the C implementation of a method such as ``__matmul__``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import sys
+from types import ModuleType
+
+import numpy
+import numpy.linalg
+import numpy.testing
+import torch
+import torch.linalg
+import torch.nn.functional
+import torch.testing
+
+_MISSING = object()
+
+# Library namespaces whose functions the references and comparisons call.
+_LIBRARIES: tuple[ModuleType, ...] = (
+    numpy, numpy.linalg, numpy.testing,
+    torch, torch.linalg, torch.nn.functional, torch.testing,
+)  # fmt: skip
+
+
+class TamperError(AssertionError):
+    """Raised when notebook code has rebound a function that grading depends on."""
+
+
+class _Snapshot:
+    """The namespace of one module or class as it was when the grader was loaded."""
+
+    def __init__(self, owner: object, label: str, *, new_names_are_tampering: bool) -> None:
+        self.owner = owner
+        self.label = label
+        self.strict = new_names_are_tampering
+        self.names = dict(vars(owner))
+
+    def changes(self) -> list[str]:
+        now = vars(self.owner)
+        changed = [
+            f"{self.label}.{name}"
+            for name, value in self.names.items()
+            if now.get(name, _MISSING) is not value and not _ignored(self.owner, name)
+        ]
+        if self.strict:
+            changed += [f"{self.label}.{name}" for name in now if name not in self.names]
+        return changed
+
+
+# ipykernel rebinds ``input`` around every cell it runs (to route it to the frontend), and the
+# interpreter and IPython keep private bookkeeping in builtins (e.g. ``_``).
+_KERNEL_BUILTINS = frozenset({"input", "raw_input", "getpass"})
+
+
+def _ignored(owner: object, name: str) -> bool:
+    return owner is builtins and (name.startswith("_") or name in _KERNEL_BUILTINS)
+
+
+_snapshots: dict[str, _Snapshot] = {}
+
+
+def _watch(owner: object, label: str, *, strict: bool = False) -> None:
+    if label not in _snapshots:
+        _snapshots[label] = _Snapshot(owner, label, new_names_are_tampering=strict)
+
+
+def watch_loaded_modules() -> None:
+    """Snapshot every library module and ``course_lib`` module imported so far (idempotent).
+
+    Each assignment's checker module calls this at the end of its import, so the snapshot also
+    covers the reference modules it pulled in. Modules already watched keep their first snapshot.
+    """
+    for module in _LIBRARIES:
+        _watch(module, module.__name__)
+    _watch(builtins, "builtins")
+    _watch(torch.Tensor, "torch.Tensor", strict=True)
+    for name, module in list(sys.modules.items()):
+        if (name == "course_lib" or name.startswith("course_lib.")) and module is not None:
+            _watch(module, name)
+
+
+def tampered_names() -> list[str]:
+    """Dotted names that were rebound or deleted since they were snapshotted."""
+    return [name for snap in _snapshots.values() for name in snap.changes()]
+
+
+def verify() -> None:
+    """Raise :class:`TamperError` naming every rebound function, if there is any."""
+    changed = tampered_names()
+    if changed:
+        shown = ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else "")
+        raise TamperError(
+            f"TAMPERED: code in this notebook replaced {shown} after the tests were loaded. "
+            "Grading cannot trust this run; remove the code that reassigns library or course_lib "
+            "functions, restart the kernel and run all cells."
+        )
+
+
+watch_loaded_modules()

@@ -1,0 +1,150 @@
+"""The exercise notebooks, graded by nbgrader for real (generate → autograde → export).
+
+For every assignment in solutions/: the solution earns full marks; the blank student version
+earns 0 without crashing the grader and fails only with NotImplementedError; two notebooks in
+which *every* part carries its declared mistake A (resp. B) lose points on every part, with the
+mistake named in that part's feedback. Parts are graded independently, so two mistake notebooks
+cover two mistakes per part. exercises/ must be exactly what ``make exercises`` generates.
+
+Adding an assignment needs no change here: add solutions/NN_name/{NN_name.ipynb, mistakes.py}.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+import pytest
+from _nbgrader_harness import Course, answer_cells, declared_mistakes, grade_id, read_source, solved
+
+from course_lib.grading.release import EXERCISES, assignment_names
+
+ASSIGNMENTS = assignment_names()
+
+
+def _cells(name: str) -> list:
+    return read_source(name).cells
+
+
+def _parts(name: str) -> list[str]:
+    return list(answer_cells(read_source(name)))
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory: pytest.TempPathFactory) -> Course:
+    """Every assignment generated once per test module (and per xdist worker) in a tmp course."""
+    venv_bin = str(Path(sys.executable).parent)
+    old_path = os.environ.get("PATH", "")
+    os.environ["PATH"] = f"{venv_bin}{os.pathsep}{old_path}"  # nbgrader runs `alembic` from PATH
+    yield Course(tmp_path_factory.mktemp("course"), ASSIGNMENTS)
+    os.environ["PATH"] = old_path
+
+
+def test_assignments_exist() -> None:
+    assert ASSIGNMENTS, "no solutions/NN_name/NN_name.ipynb found"
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_layout(name: str) -> None:
+    """Setup cell first; each part = answer, visible tests (0 points), hidden tests (points)."""
+    cells = _cells(name)
+    code = [c for c in cells if c.cell_type == "code"]
+    meta = [c.metadata.get("nbgrader", {}) for c in code]
+    assert meta[0].get("locked") and not meta[0].get("solution") and not meta[0].get("grade")
+    assert f"from course_lib.grading import ex{name} as tests" in code[0].source
+    parts = _parts(name)
+    assert 3 <= len(parts) <= 6, f"{name} has {len(parts)} graded parts; the syllabus wants 3-6"
+    ids = [grade_id(c) for c in code]
+    module = importlib.import_module(f"course_lib.grading.ex{name}")
+    assert list(module.ASSIGNMENT.parts) == parts
+    for part in parts:
+        at = ids.index(part)
+        assert ids[at + 1 : at + 3] == [f"{part}_visible", f"{part}_hidden"], ids
+        visible, hidden = code[at + 1], code[at + 2]
+        assert visible.metadata.nbgrader["points"] == 0
+        assert f'tests.check("{part}", {part})' in visible.source
+        assert "BEGIN HIDDEN TESTS" not in visible.source
+        points = hidden.metadata.nbgrader["points"]
+        assert points > 0
+        pattern = rf'_hidden_tests\.grade\("{part}", {part}, points=([\d.]+)\)'
+        call = re.search(pattern, hidden.source)
+        assert call and float(call.group(1)) == points, f"{part}: points= must match the cell's"
+        assert hidden.source.index("BEGIN HIDDEN TESTS") < call.start()
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_mistakes_declared(name: str) -> None:
+    """Each part declares mistakes A and B whose text occurs once in its solution cell."""
+    answers = answer_cells(read_source(name))
+    mistakes = declared_mistakes(name)
+    assert set(mistakes) == set(answers)
+    for part, declared in mistakes.items():
+        assert set(declared) == {"A", "B"}, part
+        for label, change in declared.items():
+            assert answers[part].source.count(change["find"]) == 1, (part, label)
+            assert change["expect"], (part, label)
+
+
+@pytest.mark.slow
+def test_exercises_are_generated(course: Course) -> None:
+    """exercises/ holds exactly nbgrader's release of solutions/ (run `make exercises`)."""
+    assert sorted(p.name for p in EXERCISES.iterdir() if p.is_dir()) == ASSIGNMENTS
+    def files(folder: Path) -> list[Path]:
+        return sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file())
+
+    for name in ASSIGNMENTS:
+        generated = files(course.release_dir / name)
+        assert generated == files(EXERCISES / name), f"{name}: files differ; run `make exercises`"
+        for rel in generated:
+            fresh = (course.release_dir / name / rel).read_text()
+            kept = (EXERCISES / name / rel).read_text()
+            if rel.suffix == ".ipynb":
+                fresh, kept = json.loads(fresh), json.loads(kept)
+            assert fresh == kept, f"exercises/{name}/{rel} is stale; run `make exercises`"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_autograde(course: Course, name: str) -> None:
+    source, release = read_source(name), course.release(name)
+    mistakes = declared_mistakes(name)
+    graded = course.autograde(name, {
+        "solution": solved(release, source),
+        "blank": release,
+        "mistakes_a": solved(release, source, "A", mistakes),
+        "mistakes_b": solved(release, source, "B", mistakes),
+    })  # fmt: skip
+    problems = []
+
+    full = graded["solution"]
+    best = sum(full.max_scores.values())
+    if full.scores != full.max_scores or full.total != best:
+        problems.append(f"solution: {full.scores} of {full.max_scores}, CSV total {full.total}")
+    if full.errors:
+        problems.append(f"solution raised: {full.errors}")
+
+    blank = graded["blank"]
+    if any(blank.scores.values()) or blank.total != 0:
+        problems.append(f"blank: scored {blank.scores}")
+    for cell, (ename, evalue) in blank.errors.items():
+        if not (ename == "NotImplementedError" or "not implemented" in evalue):
+            problems.append(f"blank: cell {cell} raised {ename}: {evalue}")
+    if set(blank.errors) - {f"{p}_visible" for p in mistakes} - {f"{p}_hidden" for p in mistakes}:
+        problems.append(f"blank: errors outside test cells: {sorted(blank.errors)}")
+
+    for label, student in (("A", "mistakes_a"), ("B", "mistakes_b")):
+        result = graded[student]
+        for part, declared in mistakes.items():
+            hidden = f"{part}_hidden"
+            if result.scores[hidden] >= result.max_scores[hidden]:
+                problems.append(f"mistake {label} in {part} kept all points")
+            if declared[label]["expect"] not in result.outputs[hidden]:
+                problems.append(
+                    f"mistake {label} in {part}: feedback lacks {declared[label]['expect']!r}:\n"
+                    f"{result.outputs[hidden]}"
+                )
+    assert not problems, "\n".join(problems)
