@@ -69,3 +69,12 @@ clean:
 
 bench: venv
 	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+# Student notebooks: nbgrader generate_assignment on solutions/ (config: nbgrader_config.py),
+# copied into exercises/. tests/test_exercises.py fails if exercises/ is stale.
+exercises: venv
+	$(PY) -m course_lib.grading.release
+
+# JupyterLab on the exercises, with nbgrader's extensions (Validate button) on 127.0.0.1.
+lab: venv
+	$(BIN)/jupyter lab --ServerApp.root_dir=exercises --ServerApp.ip=127.0.0.1
