@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -19,7 +21,7 @@ from course_lib.convert import (
     to_torch,
 )
 from course_lib.layers import GRU, LSTM, RNN, PeepholeLSTM
-from course_lib.sequence import gru_forward, lstm_forward
+from course_lib.sequence import gru_forward, lstm_forward, rnn_forward
 
 B, T, D, H = 3, 5, 4, 6
 TOL = 1e-10
@@ -198,3 +200,94 @@ def test_cs231n_lstm(np_rng: np.random.Generator) -> None:
     ours = lstm_forward(x, None, None, W_x, W_h, b_course)
     assert max_abs(ours, cs231n_lstm(x, Wx, Wh, b)) <= TOL
     assert all_equal(lstm_to_cs231n(W_x, W_h, b_course), (Wx, Wh, b))
+
+
+# Against Keras itself (Keras 3 on its torch backend, a dev dependency). Keras' generic RNN loop
+# computes `keras.ops.matmul` in float32 even for float64 inputs on this backend (measured), so
+# the tolerance is float32's; a wrong convention or option would be off by far more.
+KERAS_TOL = 1e-6
+# Keras 3.15 turns its variables into arrays in a way numpy 2 deprecates; not ours to fix.
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+
+
+@pytest.fixture(scope="module")
+def keras():
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras", reason="Keras 3 (a dev dependency) is not installed")
+    if keras.backend.backend() != "torch":
+        pytest.skip(f"Keras runs on {keras.backend.backend()}; these tests need the torch backend")
+    keras.config.set_floatx("float64")
+    return keras
+
+
+def keras_run(layer, x: np.ndarray, mask: np.ndarray | None = None) -> list[np.ndarray]:
+    mask = None if mask is None else torch.from_numpy(mask)
+    out = layer(torch.from_numpy(x), mask=mask)
+    return [t.detach().numpy() for t in (out if isinstance(out, list | tuple) else [out])]
+
+
+def randomise_bias(layer, np_rng: np.random.Generator) -> list[np.ndarray]:
+    """Keras starts biases at zero (forget gate 1); random ones make a misplaced bias show."""
+    *weights, bias = layer.get_weights()
+    layer.set_weights([*weights, np_rng.standard_normal(bias.shape)])
+    return layer.get_weights()
+
+
+LENGTHS = np.array([5, 2, 4])
+
+
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("padded", [False, True])
+def test_keras_lstm_layer(keras, np_rng, go_backwards: bool, padded: bool) -> None:
+    layer = keras.layers.LSTM(H, return_sequences=True, return_state=True,
+                              go_backwards=go_backwards, zero_output_for_mask=True)  # fmt: skip
+    x = np_rng.standard_normal((B, T, D))
+    layer.build((B, T, D))
+    W_x, W_h, b = lstm_from_keras(*randomise_bias(layer, np_rng))
+    mask = np.arange(T) < LENGTHS[:, None] if padded else None
+    theirs = keras_run(layer, x, mask)
+    ours = lstm_forward(x, None, None, W_x, W_h, b, return_state=True,
+                        go_backwards=go_backwards, lengths=LENGTHS if padded else None)  # fmt: skip
+    for a, e in zip(ours, theirs, strict=True):  # output, h_T, c_T
+        assert max_abs(a, e) <= KERAS_TOL
+
+
+@pytest.mark.parametrize("reset_after", [True, False])
+def test_keras_gru_layer(keras, np_rng, reset_after: bool) -> None:
+    layer = keras.layers.GRU(H, return_sequences=True, return_state=True, go_backwards=True,
+                             reset_after=reset_after, zero_output_for_mask=True)  # fmt: skip
+    x = np_rng.standard_normal((B, T, D))
+    layer.build((B, T, D))
+    weights = gru_from_keras(*randomise_bias(layer, np_rng), reset_after=reset_after)
+    theirs = keras_run(layer, x, np.arange(T) < LENGTHS[:, None])
+    ours = gru_forward(x, None, *weights, reset_after=reset_after, return_state=True,
+                       go_backwards=True, lengths=LENGTHS)  # fmt: skip
+    for a, e in zip(ours, theirs, strict=True):
+        assert max_abs(a, e) <= KERAS_TOL
+
+
+def test_keras_simple_rnn_state_is_its_last_output(keras, np_rng) -> None:
+    layer = keras.layers.SimpleRNN(H, return_sequences=False, return_state=True)
+    x = np_rng.standard_normal((B, T, D))
+    layer.build((B, T, D))
+    kernel, recurrent, bias = randomise_bias(layer, np_rng)  # the course layout already
+    last, state = keras_run(layer, x)
+    ours, h_T = rnn_forward(x, None, kernel, recurrent, bias, return_sequences=False,
+                            return_state=True)  # fmt: skip
+    assert max_abs(ours, last) <= KERAS_TOL and np.array_equal(ours, h_T)
+    assert np.array_equal(last, state)
+
+
+def test_keras_stateful_lstm(keras, np_rng) -> None:
+    theirs = keras.layers.LSTM(H, return_sequences=True, stateful=True)
+    theirs.build((B, T, D))
+    kernel, recurrent, bias = randomise_bias(theirs, np_rng)
+    ours = LSTM(D, H, stateful=True, **F64)
+    with torch.no_grad():
+        for name, value in zip(("W_x", "W_h", "b_x"), lstm_from_keras(kernel, recurrent, bias),
+                               strict=True):  # fmt: skip
+            getattr(ours, f"{name}_l0").copy_(torch.from_numpy(value))
+        ours.b_h_l0.zero_()  # Keras has one bias
+        for _ in range(2):  # the second batch starts from the first one's final state
+            x = np_rng.standard_normal((B, T, D))
+            assert max_abs(ours(torch.from_numpy(x)).numpy(), keras_run(theirs, x)[0]) <= KERAS_TOL
