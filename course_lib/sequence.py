@@ -20,6 +20,9 @@ Options and their exact (Keras) semantics:
   state unchanged and outputs zeros, so the final state is the state at the last valid step, which
   is what ``torch.nn.utils.rnn.pack_padded_sequence`` gives. With ``go_backwards`` the padding is
   met first and skipped, so each sequence is read from its own last valid step down to step 0.
+  Keras, given the same mask, agrees with ``zero_output_for_mask=True`` (which ``Bidirectional``
+  sets when returning sequences); by default it repeats the last valid output at padded steps
+  instead of zeros, with the same states.
 
 Dropout (Gal & Ghahramani 2016) draws *one* mask per sequence and reuses it at every step, for the
 inputs (``input_mask``) and for the state fed to the recurrent matmul (``recurrent_mask``); masks
