@@ -19,6 +19,7 @@ also tampering: it would shadow the C implementation of a method such as ``__mat
 
 from __future__ import annotations
 
+import ast
 import builtins
 import sys
 from types import ModuleType
@@ -115,3 +116,56 @@ def verify() -> None:
 
 
 watch_loaded_modules()
+
+
+# Names an answer cell never needs. Reaching for them is how code escapes the runtime checks
+# above (patching the checkers themselves, calling the references, rewriting modules), so an
+# autograder should flag a submission that uses them for an instructor to look at.
+_SUSPICIOUS_NAMES = frozenset({
+    "course_lib", "tests", "_hidden_tests", "sys", "importlib", "__import__", "builtins",
+    "__builtins__", "globals", "locals", "vars", "setattr", "delattr", "exec", "eval", "compile",
+    "gc", "inspect", "ctypes", "get_ipython", "__dict__", "__code__", "__globals__",
+    "__closure__", "__subclasses__",
+})  # fmt: skip
+# Library aliases whose attributes an answer cell must not assign to.
+_MODULE_ALIASES = frozenset({"np", "numpy", "torch", "nn", "F", "math", "scipy"})
+
+
+def _root_name(node: ast.AST) -> str | None:
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def suspicious_code(source: str) -> list[str]:
+    """Reasons to suspect tampering in an answer cell's source; empty when there are none.
+
+    Flags uses of names an exercise answer never needs (``course_lib``, the test modules,
+    ``sys``, ``importlib``, ``setattr``, ``globals``, ...) and assignments to attributes of
+    library modules (``np.allclose = ...``, ``torch.Tensor.__eq__ = ...``). Meant for the
+    instructor's autograder, which runs it on every answer cell before executing a submission:
+    the runtime :func:`verify` cannot see code that replaces the checkers' own entry points.
+    Source that does not parse is returned as one reason (the kernel will report the error).
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as error:
+        return [f"does not parse: {error.msg} (line {error.lineno})"]
+    reasons = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id in _SUSPICIOUS_NAMES:
+            reasons.append(f"uses `{node.id}` (line {node.lineno})")
+        elif isinstance(node, ast.Attribute) and node.attr in _SUSPICIOUS_NAMES:
+            reasons.append(f"uses `.{node.attr}` (line {node.lineno})")
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            modules = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            modules += [alias.name for alias in node.names]
+            reasons += [f"imports `{m}` (line {node.lineno})"
+                        for m in modules if m.split(".")[0] in _SUSPICIOUS_NAMES]  # fmt: skip
+        targets = (node.targets if isinstance(node, ast.Assign)
+                   else [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign))
+                   else [])  # fmt: skip
+        for target in targets:
+            if isinstance(target, ast.Attribute) and _root_name(target) in _MODULE_ALIASES:
+                reasons.append(f"assigns to `{ast.unparse(target)}` (line {node.lineno})")
+    return sorted(set(reasons), key=reasons.index)

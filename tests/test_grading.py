@@ -1,0 +1,243 @@
+"""course_lib.grading: comparisons, checks, named-mistake diagnosis and tamper resistance."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+import nbformat
+import numpy as np
+import pytest
+import torch
+from nbclient import NotebookClient
+
+import course_lib.grading as grading
+from course_lib.cells import rnn_cell_forward
+from course_lib.device import numpy_io
+from course_lib.grading import Assignment, Case, Check, CheckFailed, TamperError, compare, guard
+from course_lib.grading import notebook as nb
+from course_lib.grading.check import run_check
+from course_lib.grading.variants import transpose, with_inputs, with_output
+
+ASSIGNMENT_MODULES = sorted(
+    m.name for m in pkgutil.iter_modules(grading.__path__) if m.name.startswith("ex")
+)
+
+
+def _all_checks() -> list[tuple[str, str, int, Check]]:
+    out = []
+    for name in ASSIGNMENT_MODULES:
+        module = importlib.import_module(f"course_lib.grading.{name}")
+        for part, checks in module.ASSIGNMENT.parts.items():
+            out += [(name, part, i, check) for i, check in enumerate(checks)]
+    return out
+
+
+ALL_CHECKS = _all_checks()
+IDS = [f"{name}-{part}-{i}" for name, part, i, _ in ALL_CHECKS]
+
+
+# ------------------------------------------------------------------ every shipped check
+
+
+@pytest.mark.parametrize(("name", "part", "index", "check"), ALL_CHECKS, ids=IDS)
+def test_reference_passes_and_every_variant_is_named(name, part, index, check) -> None:
+    """The reference passes; each declared mistake fails *and* is named (negative controls)."""
+    reference = numpy_io(check.reference) if check.numpy else check.reference
+    assert run_check(check, reference, seed=11) is None
+    for variant in check.variants:
+        mistaken = numpy_io(variant.fn) if check.numpy else variant.fn
+        failure = run_check(check, mistaken, seed=11)
+        assert failure is not None, f"{variant.mistake!r} passed the check"
+        assert failure.mistake == variant.mistake, str(failure)
+        assert "seed=11" in str(failure)
+
+
+# ------------------------------------------------------------------------------ compare
+
+
+def test_compare_names_the_problem() -> None:
+    want = torch.zeros(2, 3, 4, dtype=torch.float64)
+    assert compare(want.clone(), want) is None
+    assert "None" in compare(None, want)
+    assert "numpy" in compare(want.numpy(), want)
+    assert "torch.Tensor" in compare(want, want, numpy_part=True)
+    zeros = lambda *shape: torch.zeros(*shape, dtype=torch.float64)  # noqa: E731
+    assert "axis 2 has size 5 instead of 4" in compare(zeros(2, 3, 5), want)
+    assert "look swapped" in compare(zeros(3, 2, 4), want)
+    assert "2 axes instead of 3" in compare(zeros(2, 3), want)
+    assert "dtype float32" in compare(want.float(), want)
+    nan = want.clone()
+    nan[1, 2, 3] = float("nan")
+    assert "NaN in 1 of 24" in compare(nan, want)
+    off = want.clone()
+    off[0, 1, 2] = 0.5
+    assert "index (0, 1, 2)" in compare(off, want)
+    assert compare(want + 1e-12, want) is None
+    assert "2 items, expected 3" in compare((want, want), (want, want, want))
+    assert "keys" in compare({"a": want}, {"b": want})
+    assert compare(np.int64(15), 15) is None and "expected 15" in compare(18, 15)
+    assert "expected 'last'" in compare("all", "last")
+    mask = torch.tensor([[True, False]])
+    assert "1 of 2 entries are wrong" in compare(torch.tensor([[True, True]]), mask)
+
+
+def test_compare_ignores_rebound_library_functions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Private references taken at import: rebinding allclose/isclose does not fool compare."""
+    always = lambda *args, **kwargs: True  # noqa: E731
+    monkeypatch.setattr(torch, "allclose", always)
+    monkeypatch.setattr(torch, "isclose", lambda a, b, **k: torch.ones_like(a, dtype=torch.bool))
+    monkeypatch.setattr(np, "allclose", always)
+    monkeypatch.setattr(np.testing, "assert_allclose", lambda *a, **k: None)
+    want = torch.zeros(3, dtype=torch.float64)
+    assert "wrong values" in compare(want + 1, want)
+
+
+# ------------------------------------------------------------------------ run_check
+
+
+def _rnn_case(gen: torch.Generator) -> Case:
+    def r(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=gen, dtype=torch.float64)
+
+    return Case({"x": r(2, 3), "h_prev": r(2, 4), "W_x": r(3, 4), "W_h": r(4, 4), "b": r(4)})
+
+
+RNN_CHECK = Check(
+    "one step", rnn_cell_forward, _rnn_case,
+    (with_inputs(rnn_cell_forward, "W_h is used transposed", W_h=transpose),
+     with_output(rnn_cell_forward, "tanh is missing", lambda h, args: torch.atanh(h))),
+)  # fmt: skip
+
+
+def test_variants_diagnose_mistakes() -> None:
+    def no_tanh(x, h_prev, W_x, W_h, b):
+        return x @ W_x + h_prev @ W_h + b
+
+    failure = run_check(RNN_CHECK, no_tanh, seed=3)
+    assert failure.mistake == "tanh is missing" and "wrong values" in failure.problem
+    assert "seed=3" in str(failure)
+
+    def unknown(x, h_prev, W_x, W_h, b):
+        return torch.tanh(x @ W_x + h_prev @ W_h + 2 * b)
+
+    assert run_check(RNN_CHECK, unknown, seed=3).mistake is None
+
+
+def test_same_seed_same_case_and_fresh_seeds_differ() -> None:
+    first = _rnn_case(torch.Generator().manual_seed(5)).args["x"]
+    assert torch.equal(first, _rnn_case(torch.Generator().manual_seed(5)).args["x"])
+    assert len({grading.fresh_seed() for _ in range(5)}) > 1
+
+
+def test_fixed_seed_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UNROLLED_GRADING_SEED", "42")
+    assert grading.fresh_seed() == 42
+
+
+def test_exceptions_none_and_in_place_are_explained() -> None:
+    def todo(*args):
+        raise NotImplementedError()
+
+    assert "not implemented" in run_check(RNN_CHECK, todo, seed=0).problem
+
+    def transposed_x(x, h_prev, W_x, W_h, b):
+        return torch.tanh(x.T @ W_x + h_prev @ W_h + b)
+
+    assert "Hint: a matrix product" in run_check(RNN_CHECK, transposed_x, seed=0).problem
+    assert "forget to `return`" in run_check(RNN_CHECK, lambda *a: None, seed=0).problem
+
+    def in_place(x, h_prev, W_x, W_h, b):
+        h_prev += 0.0 * h_prev + 1.0
+        return rnn_cell_forward(x, h_prev - 1.0, W_x, W_h, b)
+
+    assert "modified its input `h_prev` in place" in run_check(RNN_CHECK, in_place, seed=0).problem
+
+
+def test_assignment_grades_partial_credit(capsys: pytest.CaptureFixture[str]) -> None:
+    half = Assignment("demo", {"step": (RNN_CHECK, Check("other", rnn_cell_forward, _rnn_case))})
+
+    def wrong_on_purpose(x, h_prev, W_x, W_h, b):
+        return torch.tanh(x @ W_x + h_prev @ W_h)  # no bias: fails both checks
+
+    assert half.grade("step", rnn_cell_forward, points=3) == 3
+    with pytest.raises(CheckFailed, match=r"0 / 3 points"):
+        half.grade("step", wrong_on_purpose, points=3)
+    with pytest.raises(CheckFailed, match=r"seed=7"):
+        half.check("step", wrong_on_purpose, seed=7)
+
+    calls = []
+
+    def right_once(*args):  # right for the first check's cases only
+        calls.append(1)
+        return rnn_cell_forward(*args) if len(calls) <= 2 else None
+
+    assert half.grade("step", right_once, points=3, trials=2) == 1.5
+    assert "1/2 checks passed" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- the guard
+
+
+@pytest.mark.parametrize(
+    ("owner", "name"),
+    [(np, "allclose"), (np.testing, "assert_allclose"), (torch, "tanh"), (torch, "allclose"),
+     (torch.Tensor, "__eq__"), (grading.check, "compare")],
+)  # fmt: skip
+def test_guard_detects_rebinding(monkeypatch: pytest.MonkeyPatch, owner, name) -> None:
+    guard.verify()
+    monkeypatch.setattr(owner, name, lambda *a, **k: True, raising=False)
+    with pytest.raises(TamperError, match="TAMPERED"):
+        run_check(RNN_CHECK, rnn_cell_forward, seed=0)
+    monkeypatch.undo()
+    guard.verify()
+
+
+def test_suspicious_code() -> None:
+    assert guard.suspicious_code("def f(x):\n    return np.tanh(x @ W)  # tests\n") == []
+    flagged = guard.suspicious_code(
+        "import course_lib.shapes\nnp.allclose = lambda *a: True\nsetattr(torch, 'x', 1)\n"
+        "tests.grade = print\n"
+    )
+    assert any("course_lib" in r for r in flagged)
+    assert any("np.allclose" in r for r in flagged)
+    assert any("setattr" in r for r in flagged)
+    assert any("uses `tests`" in r for r in flagged)
+
+
+# -------------------------------------------------------- tampering inside a real notebook
+
+WRONG_PAD = "def pad_sequences(sequences, maxlen=None, padding='pre', truncating='pre', " \
+            "value=0.0):\n    return np.zeros((len(sequences), 6, 2))\n"  # fmt: skip
+CHEATS = {
+    # Rebinding names in the notebook: the hidden cell re-imports, so the check still runs.
+    "names": "tests = None\n_hidden_tests = None\ncheck = grade = lambda *a, **k: 3.0\n",
+    # Rebinding library functions: comparisons use private references; the guard reports it.
+    "libraries": "np.allclose = lambda *a, **k: True\nnp.testing.assert_allclose = print\n"
+                 "torch.allclose = lambda *a, **k: True\ntorch.equal = lambda *a, **k: True\n",
+    # Replacing the reference with the student's own function.
+    "reference": "import course_lib.shapes\ncourse_lib.shapes.pad_sequences = pad_sequences\n",
+}  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cheat", sorted(CHEATS))
+def test_tampering_notebook_earns_nothing(cheat: str) -> None:
+    """A wrong answer plus a cheat, run in a real kernel: the hidden test still gives 0."""
+    setup = "import numpy as np\nimport torch\n" \
+            "from course_lib.grading import ex01_sequence_shapes as tests\n"  # fmt: skip
+    hidden = (
+        "from course_lib.grading import ex01_sequence_shapes as _hidden_tests\n"
+        '_hidden_tests.grade("pad_sequences", pad_sequences, points=3)\n'
+    )
+    cells = [nb.readonly(setup, "setup"), nb.answer(WRONG_PAD + CHEATS[cheat], "pad_sequences"),
+             nb.tests(hidden, "pad_sequences_hidden", 3)]  # fmt: skip
+    book = nb.notebook(cells)
+    NotebookClient(book, timeout=60, kernel_name="python3", allow_errors=True).execute()
+    outputs = book.cells[2].outputs
+    assert not [o for o in outputs if o.output_type == "execute_result"], "earned points"
+    errors = [o for o in outputs if o.output_type == "error"]
+    assert len(errors) == 1
+    expected = "CheckFailed" if cheat == "names" else "TamperError"
+    assert errors[0].ename == expected, errors[0].evalue
+    nbformat.validate(book)
