@@ -1,0 +1,145 @@
+"""The ``course`` command: an instructor's whole grading workflow on top of nbgrader.
+
+    course setup [ASSIGNMENT ...]          solutions/ -> source/, then nbgrader generate_assignment
+    course release ASSIGNMENT              nbgrader release_assignment (to the exchange)
+    course collect ASSIGNMENT [--from PATH] [--map CSV]
+                                           nbgrader collect, or import an LMS folder / zip
+    course autograde ASSIGNMENT            sandboxed, parallel, resumable autograding
+    course feedback ASSIGNMENT             feedback HTML (hidden tests removed, maths offline)
+    course grades ASSIGNMENT [-o CSV]      the grades table, with a status per student
+
+Every command takes ``--course-dir`` (default ``./course``, or $COURSE_DIR). Errors an
+instructor can fix are printed as one sentence, with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+
+from .course import Course, CourseError
+
+
+def _course(args: argparse.Namespace) -> Course:
+    return Course(args.course_dir, solutions=args.solutions, exchange=args.exchange)
+
+
+def cmd_setup(args: argparse.Namespace) -> None:
+    for name in _course(args).setup(args.assignments):
+        print(f"set up {name}")
+
+
+def cmd_release(args: argparse.Namespace) -> None:
+    _course(args).release(args.assignment)
+    print(f"released {args.assignment}")
+
+
+def cmd_collect(args: argparse.Namespace) -> None:
+    from .lms import import_submissions, read_map
+
+    course = _course(args)
+    course.require_assignment(args.assignment)
+    if args.source is None:
+        course.collect_exchange(args.assignment)
+        print(f"collected {args.assignment} from the exchange")
+        return
+    if not args.source.exists():
+        raise CourseError(f"{args.source} does not exist")
+    mapping = read_map(args.map) if args.map else None
+    result = import_submissions(args.source, course.root / "submitted", args.assignment,
+                                course.notebooks(args.assignment), mapping)
+    print(f"imported {len(result.students)} student(s) into {course.root / 'submitted'}")
+    for line in result.skipped:
+        print(f"  skipped {line}")
+
+
+def cmd_autograde(args: argparse.Namespace) -> None:
+    from .autograde import autograde
+    from .sandbox import Limits
+
+    course = _course(args)
+    limits = Limits(wall_s=args.time_limit or 2.0 * course.cell_timeout_s,
+                    mem_bytes=int(args.memory_gib * 2**30))
+    records = autograde(course, args.assignment, limits=limits, workers=args.workers,
+                        force=args.force, students=args.student or None)
+    counts = Counter(r.status for r in records)
+    print(", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no submissions")
+    for record in records:
+        if record.status != "ok":
+            print(f"  {record.student}: {record.status}: {record.reason}")
+
+
+def cmd_feedback(args: argparse.Namespace) -> None:
+    from .feedback import generate_feedback
+
+    pages = generate_feedback(_course(args), args.assignment)
+    print(f"wrote {len(pages)} feedback page(s)")
+
+
+def cmd_grades(args: argparse.Namespace) -> None:
+    from .grades import write_grades
+
+    print(write_grades(_course(args), args.assignment, args.output))
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="course", description=__doc__.splitlines()[0])
+    p.add_argument("--course-dir", type=Path,
+                   default=Path(os.environ.get("COURSE_DIR", "course")))
+    p.add_argument("--solutions", type=Path, default=None,
+                   help="the instructor's solution notebooks (default: the project's solutions/)")
+    p.add_argument("--exchange", type=Path, default=None, help="nbgrader exchange directory")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("setup", help="build source/ and release/ from the solutions")
+    s.add_argument("assignments", nargs="*")
+    s.set_defaults(run=cmd_setup)
+    s = sub.add_parser("release", help="release an assignment to the exchange")
+    s.add_argument("assignment")
+    s.set_defaults(run=cmd_release)
+    s = sub.add_parser("collect", help="collect submissions (exchange, or an LMS folder/zip)")
+    s.add_argument("assignment")
+    s.add_argument("--from", dest="source", type=Path, default=None,
+                   help="a folder or zip of notebooks exported by an LMS")
+    s.add_argument("--map", type=Path, default=None, help="CSV with columns key,student_id")
+    s.set_defaults(run=cmd_collect)
+    s = sub.add_parser("autograde", help="grade every submission, isolated and in parallel")
+    s.add_argument("assignment")
+    s.add_argument("--workers", type=int, default=2)
+    s.add_argument("--time-limit", type=float, default=None,
+                   help="seconds per notebook (default: 2 x nbgrader's Execute.timeout)")
+    s.add_argument("--memory-gib", type=float, default=2.0, help="memory per notebook")
+    s.add_argument("--force", action="store_true", help="regrade students already graded")
+    s.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    s.set_defaults(run=cmd_autograde)
+    s = sub.add_parser("feedback", help="write feedback HTML for every graded student")
+    s.add_argument("assignment")
+    s.set_defaults(run=cmd_feedback)
+    s = sub.add_parser("grades", help="write the grades CSV")
+    s.add_argument("assignment")
+    s.add_argument("-o", "--output", type=Path, default=None)
+    s.set_defaults(run=cmd_grades)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.solutions is None:
+        from .course import PROJECT_ROOT
+
+        args.solutions = PROJECT_ROOT / "solutions"
+    # nbgrader runs `alembic` from PATH: make sure this environment's bin/ is on it.
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    try:
+        args.run(args)
+    except CourseError as exc:
+        print(f"course {args.command}: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""The instructor's class directory: an nbgrader course built from the project's solutions.
+
+Layout (nbgrader's own, under ``--course-dir``, default ``./course``)::
+
+    source/<assignment>/        copied from solutions/<assignment>/ by ``course setup``
+    release/<assignment>/       student versions (nbgrader generate_assignment)
+    submitted/<student>/<assignment>/   what ``course collect`` brought in (never modified)
+    autograded/, feedback/      nbgrader's outputs
+    gradebook.db                nbgrader's gradebook
+    grading/<assignment>/<student>.json  one result record per student (``course autograde``)
+
+Settings come from the project's ``nbgrader_config.py`` (course id, ignores, ``Execute.timeout``);
+only the directories are redirected to the class directory.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from traitlets.config import Config
+from traitlets.config.loader import PyFileConfigLoader
+
+import course_lib
+
+PROJECT_ROOT = Path(course_lib.__file__).resolve().parent.parent
+
+
+class CourseError(RuntimeError):
+    """A problem the instructor can fix (bad argument, missing directory...): printed, exit 2."""
+
+
+def project_config() -> Config:
+    """The project's nbgrader settings (``nbgrader_config.py`` at the repository root)."""
+    path = PROJECT_ROOT / "nbgrader_config.py"
+    if not path.exists():
+        return Config()
+    return PyFileConfigLoader(path.name, path=str(path.parent)).load_config()
+
+
+@dataclass
+class Course:
+    """An nbgrader class directory plus where its assignments come from."""
+
+    root: Path
+    solutions: Path = PROJECT_ROOT / "solutions"
+    exchange: Path | None = None
+
+    def __post_init__(self) -> None:
+        self.root = Path(self.root).resolve()
+        self.solutions = Path(self.solutions).resolve()
+
+    @property
+    def gradebook_path(self) -> Path:
+        return self.root / "gradebook.db"
+
+    @property
+    def course_id(self) -> str:
+        return str(self.config().CourseDirectory.get("course_id", "course"))
+
+    @property
+    def cell_timeout_s(self) -> int:
+        return int(self.config().Execute.get("timeout", 60))
+
+    def config(self) -> Config:
+        config = project_config()
+        cd = config.CourseDirectory
+        cd.root = str(self.root)
+        cd.source_directory = "source"
+        cd.release_directory = "release"
+        cd.submitted_directory = "submitted"
+        cd.autograded_directory = "autograded"
+        cd.feedback_directory = "feedback"
+        cd.db_url = f"sqlite:///{self.gradebook_path}"
+        if "course_id" not in cd:
+            cd.course_id = "course"
+        # Restore test cells a student deleted (nbgrader re-inserts them from the gradebook).
+        config.OverwriteCells.add_missing_cells = True
+        if self.exchange is not None:
+            config.Exchange.root = str(Path(self.exchange).resolve())
+        return config
+
+    def api(self, **overrides: object):  # -> nbgrader.apps.api.NbGraderAPI
+        """nbgrader's own Python API on this class directory (``overrides`` set CourseDirectory)."""
+        from nbgrader.apps.api import NbGraderAPI
+        from nbgrader.coursedir import CourseDirectory
+
+        config = self.config()
+        coursedir = CourseDirectory(config=config)
+        for name, value in overrides.items():
+            setattr(coursedir, name, value)
+        return NbGraderAPI(coursedir=coursedir, config=config)
+
+    def assignments(self) -> list[str]:
+        source = self.root / "source"
+        return sorted(p.name for p in source.iterdir() if p.is_dir()) if source.exists() else []
+
+    def require_assignment(self, assignment: str) -> None:
+        if assignment not in self.assignments():
+            known = ", ".join(self.assignments()) or "none: run `course setup` first"
+            raise CourseError(f"unknown assignment {assignment!r} (known: {known})")
+
+    def notebooks(self, assignment: str) -> list[str]:
+        """Names (without .ipynb) of the notebooks an assignment consists of."""
+        return sorted(p.stem for p in (self.root / "release" / assignment).glob("*.ipynb"))
+
+    # ----------------------------------------------------------------------------------------
+
+    def setup(self, assignments: list[str] | None = None) -> list[str]:
+        """Copy solutions/<a>/ to source/<a>/ and run nbgrader generate_assignment on each."""
+        if not self.solutions.is_dir():
+            raise CourseError(f"no solutions directory at {self.solutions}")
+        available = sorted(p.name for p in self.solutions.iterdir()
+                           if p.is_dir() and any(p.glob("*.ipynb")))
+        chosen = available if not assignments else assignments
+        for name in chosen:
+            if name not in available:
+                raise CourseError(f"no assignment {name!r} in {self.solutions} "
+                                  f"(found: {', '.join(available) or 'none'})")
+        ignore = shutil.ignore_patterns(*self.config().CourseDirectory.get("ignore", []))
+        for name in chosen:
+            target = self.root / "source" / name
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(self.solutions / name, target, ignore=ignore)
+            check(self.api().generate_assignment(name), f"generate_assignment {name}")
+        return chosen
+
+    def release(self, assignment: str) -> None:
+        """nbgrader release_assignment: copy release/<a>/ into the exchange."""
+        self.require_assignment(assignment)
+        check(self.api().release_assignment(assignment), f"release_assignment {assignment}")
+
+    def collect_exchange(self, assignment: str) -> None:
+        """nbgrader collect: copy the exchange's inbound submissions into submitted/."""
+        self.require_assignment(assignment)
+        check(self.api().collect(assignment), f"collect {assignment}")
+
+
+def check(result: dict, what: str) -> None:
+    """Raise CourseError with nbgrader's log if an NbGraderAPI call failed."""
+    if not result.get("success", False):
+        detail = (result.get("error") or "") + "\n" + (result.get("log") or "")
+        raise CourseError(f"nbgrader {what} failed:\n{detail.strip()[-3000:]}")
