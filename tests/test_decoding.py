@@ -325,3 +325,23 @@ def test_beam_search_validates() -> None:
 
     with pytest.raises(ValueError, match=r"step_fn returned log_probs of shape \(3,\)"):
         beam_search(bad_step, None, 0, beam_width=2, max_len=3)
+
+
+@pytest.mark.gpu
+def test_beam_search_with_a_gpu_model_matches_cpu() -> None:
+    table = torch.log_softmax(torch.randn(5, 5, generator=torch.Generator().manual_seed(0)), -1)
+
+    def run(device: str) -> tuple[list[list[int]], list[float]]:
+        weights = table.to(device)
+
+        def step(tokens: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            assert tokens.device.type == device == state.device.type
+            return weights[tokens] + 0.1 * state[:, None], state + 1
+
+        result = beam_search(step, torch.zeros(1, device=device), 0, beam_width=3, max_len=4)
+        return result.sequences, result.scores
+
+    cpu_seqs, cpu_scores = run("cpu")
+    gpu_seqs, gpu_scores = run("cuda")
+    assert gpu_seqs == cpu_seqs
+    np.testing.assert_allclose(gpu_scores, cpu_scores, rtol=0, atol=1e-5)
