@@ -55,8 +55,9 @@ def scan(
     """Apply ``step`` at every time step, in order: the one loop over time in course_lib.
 
     Args:
-        step: ``step(inputs[:, t], state) -> new_state``; ``new_state[0]`` is the output ``h_t``.
-        inputs: ``(B, T, F)`` per-step inputs (the hoisted input projection).
+        step: ``step(inputs[t], state) -> new_state``; ``new_state[0]`` is the output ``h_t``.
+        inputs: ``(T, B, F)`` per-step inputs (the hoisted input projection), *time-major* so
+            that each step reads one contiguous block, forwards and backwards.
         state0: initial state, a tuple of ``(B, H)`` tensors.
         valid: ``(B, T)`` bool or None. Where False the step is padding: the state is carried over
             unchanged and the output is zero.
@@ -65,7 +66,7 @@ def scan(
         ``(outputs, state_T)``: outputs ``(B, T, H)`` and the final state tuple.
     """
     state, outputs = state0, []
-    for t, input_t in enumerate(inputs.unbind(1)):
+    for t, input_t in enumerate(inputs.unbind(0)):
         new = step(input_t, state)
         if valid is not None:
             keep = valid[:, t, None]  # (B, 1), broadcast over units
@@ -212,11 +213,10 @@ def direction_forward(
     if input_mask is not None:
         x = x * input_mask[:, None, :]  # the same mask at every step
     batch, steps, size = x.shape
-    # Project time-major so that each step's slice of the projection is contiguous in memory.
-    x_tm = x.transpose(0, 1).reshape(steps * batch, size)
+    x_tm = x.transpose(0, 1).reshape(steps * batch, size)  # time-major, as scan wants it
     bias = _input_bias(kind, w)
     a_x = x_tm @ w["W_x"] if bias is None else torch.addmm(bias, x_tm, w["W_x"])
-    a_x = a_x.view(steps, batch, -1).transpose(0, 1)
+    a_x = a_x.view(steps, batch, -1)
     return scan(_make_step(kind, w, recurrent_mask, reset_after), a_x, state0, valid)
 
 
