@@ -27,11 +27,11 @@ if __package__ in (None, ""):  # run as a script: make `book.experiments` import
 from book.experiments.common import (  # noqa: E402
     IMPLEMENTATIONS,
     Recurrent,
-    count_parameters,
     markdown_table,
     setup,
     write_results,
 )
+from course_lib.params import count_module_params  # noqa: E402
 
 BASELINE_MSE = 2 / 12  # Var(u1 + u2) for two independent U(0, 1) values
 SOLVED_MSE = 0.01  # "solved": test MSE below 6% of the baseline
@@ -95,7 +95,7 @@ def run(kind: str, steps: int, args: argparse.Namespace) -> dict:
         "model": kind.upper(),
         "T": steps,
         "layer": model.rnn.describe(),
-        "params": count_parameters(model),
+        "params": count_module_params(model),
         "test_mse": mse,
         "ratio_to_baseline": mse / BASELINE_MSE,
         "solved": mse < SOLVED_MSE,

@@ -55,10 +55,6 @@ class Recurrent(nn.Module):
         return f"{'torch.nn' if self.impl == 'torch' else 'course_lib.layers'}.{cls.__name__}"
 
 
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
 def setup(seed: int, threads: int = 1) -> None:
     """Seed torch's global RNG (initial weights) and pin the thread count, so that a run is
     repeatable and its timing means "one core"."""

@@ -29,12 +29,12 @@ if __package__ in (None, ""):  # run as a script: make `book.experiments` import
 from book.experiments.common import (  # noqa: E402
     IMPLEMENTATIONS,
     Recurrent,
-    count_parameters,
     markdown_table,
     setup,
     write_results,
 )
 from course_lib.data import load_mnist_subset, split_train_test  # noqa: E402
+from course_lib.params import count_module_params  # noqa: E402
 
 # name: (cell, units, learning rate, batch size, epochs, where the setting comes from)
 CONFIGS = {
@@ -90,7 +90,7 @@ def run(name: str, data: tuple[Tensor, ...], args: argparse.Namespace) -> dict:
         "origin": origin,
         "layer": model.rnn.describe(),
         "units": hidden,
-        "params": count_parameters(model),
+        "params": count_module_params(model),
         "optimizer": "Adam",
         "lr": lr,
         "batch": batch,
