@@ -18,9 +18,10 @@ reproduces it.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..device import default_device, to_numpy
+from ..device import default_device, numpy_io, to_numpy
 from . import guard
 from .compare import compare
 
@@ -49,6 +50,8 @@ ERROR_HINTS: tuple[tuple[str, str], ...] = (
     ("out of bounds", "an index runs past the end of an axis: check for an off-by-one in time"),
 )  # fmt: skip
 
+
+_UNBOUND = object()
 
 # Frames from these places are library code, not the student's, when pointing at a line.
 _LIBRARY_PATHS = ("site-packages", str(Path(__file__).resolve().parents[1]))
@@ -103,6 +106,10 @@ class Check:
             the copy the function was called with, so effects on its arguments are visible.
         atol, rtol: tolerances for floating-point values.
         hints: extra ``(substring of an exception message, advice)`` pairs for this check.
+        stand_ins: functions of earlier parts that the student's function may call by name
+            (e.g. ``{"rnn_cell_forward": cells.rnn_cell_forward}``). During the call they are
+            replaced in the student's globals by these references, so each part is graded on
+            its own: a mistake in part 1 does not cost points again in part 2.
     """
 
     what: str
@@ -114,6 +121,7 @@ class Check:
     atol: float = 1e-8
     rtol: float = 1e-6
     hints: tuple[tuple[str, str], ...] = ()
+    stand_ins: dict[str, Callable[..., Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -155,6 +163,26 @@ def _prepare(case: Case, *, numpy_part: bool, device: torch.device) -> Case:
 
 def _call(fn: Callable[..., Any], case: Case) -> Any:
     return fn(*case.args.values(), **case.options)
+
+
+@contextlib.contextmanager
+def _standing_in(check: Check, student_fn: Callable[..., Any]) -> Iterator[None]:
+    """Temporarily bind ``check.stand_ins`` in the namespace the student's function reads."""
+    namespace = getattr(student_fn, "__globals__", None)
+    if not check.stand_ins or namespace is None:
+        yield
+        return
+    wrap = numpy_io if check.numpy else (lambda fn: fn)
+    saved = {name: namespace.get(name, _UNBOUND) for name in check.stand_ins}
+    namespace.update({name: wrap(fn) for name, fn in check.stand_ins.items()})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is _UNBOUND:
+                namespace.pop(name, None)
+            else:
+                namespace[name] = value
 
 
 def _observe(check: Check, case: Case, result: Any) -> Any:
@@ -219,12 +247,13 @@ def run_check(check: Check, student_fn: Callable[..., Any], seed: int) -> Failur
     pristine = copy.deepcopy(student_case)
     fail = lambda problem, mistake=None: Failure(check, seed, problem, mistake, case.describe())  # noqa: E731
     try:
-        result = _call(student_fn, student_case)
+        with _standing_in(check, student_fn):
+            result = _call(student_fn, student_case)
+        got = _observe(check, student_case, result)
     except Exception as error:
         guard.verify()
         return fail(_explain_exception(check, error))
     guard.verify()
-    got = _observe(check, student_case, result)
     problem = compare(got, want, where="the result", numpy_part=check.numpy,
                       atol=check.atol, rtol=check.rtol)  # fmt: skip
     if problem:
