@@ -22,6 +22,7 @@ from __future__ import annotations
 import ast
 import builtins
 import sys
+from pathlib import Path
 from types import ModuleType
 
 import numpy
@@ -59,7 +60,9 @@ class _Snapshot:
         changed = [
             f"{self.label}.{name}"
             for name, value in self.names.items()
-            if now.get(name, _MISSING) is not value and not _ignored(self.owner, name)
+            if now.get(name, _MISSING) is not value
+            and not _ignored(self.owner, name)
+            and not _library_wrapper(now.get(name, _MISSING), value)
         ]
         if self.strict:
             changed += [f"{self.label}.{name}" for name in now if name not in self.names]
@@ -73,6 +76,21 @@ _KERNEL_BUILTINS = frozenset({"input", "raw_input", "getpass"})
 
 def _ignored(owner: object, name: str) -> bool:
     return owner is builtins and (name.startswith("_") or name in _KERNEL_BUILTINS)
+
+
+# torch wraps some of its own functions when a submodule loads lazily (importing torch._dynamo,
+# which optimizers do, replaces torch.manual_seed by a wrapper around the original).
+_TORCH_DIR = str(Path(torch.__file__).resolve().parent)
+
+
+def _library_wrapper(value: object, original: object) -> bool:
+    """True for a wrapper around ``original`` whose own code lives inside torch."""
+    code = getattr(value, "__code__", None)
+    return (
+        code is not None
+        and getattr(value, "__wrapped__", None) is original
+        and str(Path(code.co_filename).resolve()).startswith(_TORCH_DIR)
+    )
 
 
 _snapshots: dict[str, _Snapshot] = {}
