@@ -134,7 +134,7 @@ def markdown_play_to_text(markdown: str) -> str:
     """One play's Markdown → plain text in the char-RNN style: a speaker line, then the speech.
 
     Headings (``#``), stage directions (paragraphs in ``_italics_`` and inline ``_[Aside]_``)
-    and emphasis markers are dropped; each speech becomes ``"NAME:\nline\nline\n"`` and
+    and emphasis markers are dropped; each speech becomes ``"NAME:\\nline\\nline\\n"`` and
     speeches are separated by a blank line. A paragraph without a speaker (a speech resumed
     after a stage direction) continues the current speech.
     """
@@ -162,7 +162,7 @@ def markdown_play_to_text(markdown: str) -> str:
 @functools.lru_cache(maxsize=64)
 def _play_text(name: str) -> str:
     matches = list(_plays_dir().glob(f"*/{name}.md"))
-    if not matches:
+    if len(matches) != 1 or name not in shakespeare_plays():  # also refuses glob patterns
         raise ValueError(
             f"unknown play {name!r}; choose from shakespeare_plays(): "
             f"{', '.join(shakespeare_plays())}"

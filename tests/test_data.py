@@ -118,6 +118,7 @@ def test_shakespeare_text_is_clean() -> None:
     ("kwargs", "words"),
     [
         ({"plays": "hamlett"}, "unknown play 'hamlett'"),
+        ({"plays": "*"}, "unknown play"),
         ({"plays": []}, "empty"),
         ({"plays": "hamlet", "max_chars": 0}, "max_chars"),
     ],
