@@ -8,6 +8,9 @@ at most 1.5x those of torch.nn.LSTM, at B=64, T=100, D=32, H=128 in float32.
 * Memory: each implementation runs in a fresh subprocess. Peak growth of the resident set
   (``ru_maxrss``) over the resident set just before the measured forward+backward; a tiny
   forward+backward first pays the one-time costs (thread pools, kernels) without raising the peak.
+* CPU tables for all of torch's threads and for one thread. The course layer runs many small
+  operations per step, torch one fused oneDNN kernel per layer; when other processes oversubscribe
+  the cores, multi-threaded small operations suffer most, and the one-thread table is the fairer.
 * With CUDA present, the same comparison against cuDNN on the GPU, memory from
   ``torch.cuda.max_memory_allocated``.
 
@@ -95,16 +98,18 @@ def peak_memory(impl: str, device: torch.device) -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before  # ru_maxrss: KiB
 
 
-def peak_memory_fresh(impl: str, device: torch.device) -> int:
+def peak_memory_fresh(impl: str, device: torch.device, threads: int) -> int:
     """:func:`peak_memory` in a fresh interpreter, so neither side masks the other's peak."""
-    cmd = [sys.executable, __file__, "--memory-of", impl, "--device", str(device)]
+    cmd = [sys.executable, __file__, "--memory-of", impl, "--device", str(device),
+           "--threads", str(threads)]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])["bytes"]
 
 
-def table(device: torch.device, repeats: int) -> None:
+def table(device: torch.device, repeats: int, threads: int) -> None:
+    torch.set_num_threads(threads)
     ms = time_both(device, repeats)
-    mem = {impl: peak_memory_fresh(impl, device) for impl in ms}
+    mem = {impl: peak_memory_fresh(impl, device, threads) for impl in ms}
     baseline = "cuDNN" if device.type == "cuda" else "torch.nn.LSTM"
     print(
         f"LSTM forward+backward on {device} ({torch.get_num_threads()} threads), B={B} T={T} "
@@ -128,14 +133,18 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--memory-of", choices=["torch", "course"], help=argparse.SUPPRESS)
     parser.add_argument("--device", default="cpu", help=argparse.SUPPRESS)
+    threads = torch.get_num_threads()
+    parser.add_argument("--threads", type=int, default=threads, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_of:  # child process of peak_memory_fresh
+        torch.set_num_threads(args.threads)
         print(json.dumps({"bytes": peak_memory(args.memory_of, torch.device(args.device))}))
         return
-    table(torch.device("cpu"), args.repeats)
-    if torch.cuda.is_available():
+    for threads in sorted({torch.get_num_threads(), 1}, reverse=True):
+        table(torch.device("cpu"), args.repeats, threads)
         print()
-        table(torch.device("cuda"), args.repeats)
+    if torch.cuda.is_available():
+        table(torch.device("cuda"), args.repeats, torch.get_num_threads())
 
 
 if __name__ == "__main__":
