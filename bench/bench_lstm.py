@@ -133,18 +133,18 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--memory-of", choices=["torch", "course"], help=argparse.SUPPRESS)
     parser.add_argument("--device", default="cpu", help=argparse.SUPPRESS)
-    threads = torch.get_num_threads()
-    parser.add_argument("--threads", type=int, default=threads, help=argparse.SUPPRESS)
+    all_threads = torch.get_num_threads()
+    parser.add_argument("--threads", type=int, default=all_threads, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_of:  # child process of peak_memory_fresh
         torch.set_num_threads(args.threads)
         print(json.dumps({"bytes": peak_memory(args.memory_of, torch.device(args.device))}))
         return
-    for threads in sorted({torch.get_num_threads(), 1}, reverse=True):
+    for threads in sorted({all_threads, 1}, reverse=True):
         table(torch.device("cpu"), args.repeats, threads)
         print()
     if torch.cuda.is_available():
-        table(torch.device("cuda"), args.repeats, torch.get_num_threads())
+        table(torch.device("cuda"), args.repeats, all_threads)
 
 
 if __name__ == "__main__":
