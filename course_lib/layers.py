@@ -189,6 +189,7 @@ class RecurrentLayer(nn.Module):
     def forward(
         self, x: Tensor, state: LayerState | None = None, lengths: Tensor | None = None
     ) -> Tensor | tuple[Tensor, ...]:
+        """Run the layer over ``x`` ``(B, T, D)``; arguments and returns in the class docstring."""
         check_args({"D": self.input_size}, x=(x, "B T D"), W_x_l0=(self.W_x_l0, "D K"))
         states0 = self._initial_state(state, x)
         valid = None if lengths is None else valid_steps(lengths, *x.shape[:2], x.device)
@@ -215,6 +216,8 @@ class RecurrentLayer(nn.Module):
                     "input_dropout": 0.0, "recurrent_dropout": 0.0, "return_sequences": True,
                     "return_state": False, "go_backwards": False, "stateful": False}  # fmt: skip
         options += [f"{k}={getattr(self, k)}" for k, v in defaults.items() if getattr(self, k) != v]
+        if self.kind == "gru" and not self.reset_after:
+            options.append("reset_after=False")
         return ", ".join(options)
 
 

@@ -193,3 +193,15 @@ def test_dropout_mask_is_inverted_and_per_sequence() -> None:
     assert dropout_mask(like, 7, 0.0) is None
     with pytest.raises(ValueError, match="dropout probability"):
         dropout_mask(like, 7, 1.0)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_gpu_matches_cpu(go_backwards: bool, data: dict[str, torch.Tensor]) -> None:
+    m = torch_module("lstm")
+    args = [data["x"], data["h0"], data["c0"], m.weight_ih_l0.T, m.weight_hh_l0.T, m.bias_ih_l0]
+    options = {"return_state": True, "go_backwards": go_backwards, "lengths": LENGTHS}
+    on_cpu = lstm_forward(*args, **options)
+    on_gpu = lstm_forward(*[a.cuda() for a in args], **options)
+    for a, b in zip(on_gpu, on_cpu, strict=True):
+        assert a.device.type == "cuda" and close(a.cpu(), b)
