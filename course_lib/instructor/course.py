@@ -77,8 +77,10 @@ class Course:
             cd.course_id = "course"
         # Restore test cells a student deleted (nbgrader re-inserts them from the gradebook).
         config.OverwriteCells.add_missing_cells = True
-        if self.exchange is not None:
-            config.Exchange.root = str(Path(self.exchange).resolve())
+        # Without an exchange of its own, a class keeps one inside its directory (nbgrader's
+        # default, /usr/local/share/nbgrader/exchange, usually needs root to create).
+        exchange = Path(self.exchange) if self.exchange is not None else self.root / "exchange"
+        config.Exchange.root = str(exchange.resolve())
         return config
 
     def api(self, **overrides: object):  # -> nbgrader.apps.api.NbGraderAPI
@@ -87,6 +89,7 @@ class Course:
         from nbgrader.coursedir import CourseDirectory
 
         config = self.config()
+        Path(config.Exchange.root).mkdir(parents=True, exist_ok=True)
         coursedir = CourseDirectory(config=config)
         for name, value in overrides.items():
             setattr(coursedir, name, value)

@@ -33,9 +33,13 @@ MATHJAX_CONFIG = """window.MathJax = {
   tex: {inlineMath: [['$', '$'], ['\\\\(', '\\\\)']], processEscapes: true},
   svg: {fontCache: 'global'}
 };"""
-# A resource the browser would fetch: src/href attributes, CSS url() and @import.
-_FETCHED = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(https?:)?//|url\(\s*["']?\s*(https?:)?//|"""
-                      r"""@import\s+["']\s*(https?:)?//""", re.IGNORECASE)
+# What makes a browser fetch from another host: an element's src, a stylesheet link, CSS url()
+# and @import. (Plain <a href> links are navigation, not requests.)
+_FETCHED = re.compile(
+    r"""<(?:script|img|iframe|source|audio|video|embed|input)\b[^>]*\ssrc\s*=\s*["']?\s*"""
+    r"""(?:https?:)?//|<link\b[^>]*\shref\s*=\s*["']?\s*(?:https?:)?//"""
+    r"""|url\(\s*["']?\s*(?:https?:)?//|@import\s+(?:url\()?\s*["']?\s*(?:https?:)?//""",
+    re.IGNORECASE)
 
 
 class HideHiddenTestTracebacks(NbGraderPreprocessor):

@@ -2,10 +2,11 @@
 
 The mapping rule from a file to a student (documented in the instructor guide):
 
-1. Only ``*.ipynb`` files count (anywhere in the folder or zip; ``__MACOSX`` and hidden files are
-   skipped). A file belongs to notebook ``NB`` of the assignment when its name, without
-   ``.ipynb``, is ``NB`` or ends with ``_NB`` / ``-NB``. An assignment with a single notebook
-   also takes any other ``.ipynb`` (students rename files).
+1. Only ``*.ipynb`` files count, anywhere in the folder or zip; a path with a part starting
+   with ``.`` (hidden files, ``../``) or ``__MACOSX`` is skipped. A file belongs to notebook
+   ``NB`` of the assignment when its name, without ``.ipynb``, is ``NB`` or ends with ``_NB`` /
+   ``-NB``. An assignment with a single notebook also takes any other ``.ipynb`` (students
+   rename files).
 2. The student key is the first ``_``-separated token of what precedes the notebook name -- in
    ``jdoe_12345_01_sequence_shapes.ipynb`` (Canvas: login_userid_...) it is ``jdoe``. A file
    named just ``NB.ipynb`` takes the key from its folder instead (Moodle exports one folder per

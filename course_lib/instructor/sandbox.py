@@ -35,13 +35,13 @@ from typing import Any
 
 import course_lib
 
-from .zygote import HARNESS_FAILED
+from .zygote import HARNESS_FAILED, SCRATCH_DIRS
 
 SANDBOX_HOME = "/home/student"
 # What the zygote imports before forking: everything an exercise notebook imports first.
 PRELOAD = ("numpy", "torch", "matplotlib.pyplot", "course_lib")
 # Hidden whatever the course: home directories and shared scratch space.
-ALWAYS_HIDDEN = ("/root", "/home", "/tmp", "/var/tmp", "/dev/shm")
+ALWAYS_HIDDEN = ("/root", "/home", "/tmp", "/var/tmp")
 
 
 class SandboxUnavailable(RuntimeError):
@@ -95,7 +95,13 @@ def bwrap_command(job_dir: Path, hidden: list[Path], argv: list[str]) -> list[st
             cmd += ["--ro-bind", "/dev/null", path]
     for path in expose:
         cmd += ["--ro-bind", path, path]
-    cmd += ["--bind", str(job_dir), SANDBOX_HOME, "--chdir", SANDBOX_HOME,
+    cmd += ["--bind", str(job_dir), SANDBOX_HOME]
+    # The hiding tmpfs become read-only once every mount point inside them exists: writing
+    # "outside the workdir" then fails instead of landing in a throw-away tmpfs.
+    for path in hide:
+        if os.path.isdir(path) and path not in SCRATCH_DIRS:
+            cmd += ["--remount-ro", path]
+    cmd += ["--chdir", SANDBOX_HOME,
             "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
             "--setenv", "PATH", f"{Path(sys.executable).parent}:/usr/bin:/bin",
             "--setenv", "HOME", SANDBOX_HOME,

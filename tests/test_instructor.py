@@ -1,0 +1,336 @@
+"""The instructor's `course` command: LMS import, tamper detection, sandbox isolation, statuses,
+resumability, feedback and grades. The slow tests grade real submissions in bubblewrap."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from course_lib.instructor import cli, demo
+from course_lib.instructor.autograde import (
+    autograde,
+    submission_hash,
+    tamper_report,
+)
+from course_lib.instructor.course import Course
+from course_lib.instructor.execute import apply_execution
+from course_lib.instructor.feedback import external_fetches, find_mathjax, offline_maths
+from course_lib.instructor.grades import write_grades
+from course_lib.instructor.lms import import_submissions, match, normalise_id
+from course_lib.instructor.sandbox import Execution, Limits, _PidsCgroup
+
+FIXTURES = Path(__file__).parent / "instructor_fixtures"
+ASSIGNMENT = "00_mini"
+HAS_BWRAP = shutil.which("bwrap") is not None
+needs_bwrap = pytest.mark.skipif(not HAS_BWRAP, reason="bubblewrap missing: make system-deps")
+# nbgrader runs `alembic` from PATH.
+os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory: pytest.TempPathFactory) -> Course:
+    course = Course(tmp_path_factory.mktemp("class") / "course", solutions=FIXTURES)
+    course.setup([ASSIGNMENT])
+    return course
+
+
+def released(course: Course) -> dict:
+    return json.loads((course.root / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text())
+
+
+# ------------------------------------------------------------------------------------------
+# Fast: file-name mapping, tamper detection, output handling, offline maths
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("jdoe_12345_01_sequence_shapes.ipynb", ("jdoe", "01_sequence_shapes")),
+    ("jdoe_late_12345_678_01_sequence_shapes.ipynb", ("jdoe", "01_sequence_shapes")),
+    ("Jane Doe_12345_assignsubmission_file_/01_sequence_shapes.ipynb",
+     ("Jane Doe", "01_sequence_shapes")),
+    ("jdoe-01_sequence_shapes.ipynb", ("jdoe", "01_sequence_shapes")),
+    ("__MACOSX/jdoe_1_01_sequence_shapes.ipynb", None),
+    ("jdoe_1_notes.txt", None),
+])
+def test_lms_file_names_map_to_students(name: str, expected: tuple | None) -> None:
+    assert match(name, ["01_sequence_shapes", "02_rnn_forward"]) == expected
+
+
+def test_a_single_notebook_assignment_accepts_renamed_files() -> None:
+    assert match("jdoe_123_Untitled (3).ipynb", ["01_sequence_shapes"]) == (
+        "jdoe", "01_sequence_shapes")
+    assert match("jdoe_123_Untitled.ipynb", ["a", "b"]) is None
+    assert normalise_id(" Jane Doe ") == "jane-doe"
+
+
+def test_import_from_zip_uses_the_map_and_keeps_the_newest_duplicate(tmp_path: Path) -> None:
+    export = tmp_path / "export.zip"
+    with zipfile.ZipFile(export, "w") as archive, pytest.warns(UserWarning, match="Duplicate"):
+        archive.writestr(zipfile.ZipInfo("jdoe_1_01_x.ipynb", (2026, 1, 1, 0, 0, 0)), "old")
+        archive.writestr(zipfile.ZipInfo("jdoe_1_01_x.ipynb", (2026, 1, 2, 0, 0, 0)), "new")
+        archive.writestr("ann_2_01_x.ipynb", "ann's")
+        archive.writestr("../../evil_3_01_x.ipynb", "no zip slip")
+    result = import_submissions(export, tmp_path / "submitted", "01_x", ["01_x"],
+                                {"ann": "s-002"})
+    assert sorted(result.students) == ["jdoe", "s-002"]  # "../" names are skipped
+    assert (tmp_path / "submitted/jdoe/01_x/01_x.ipynb").read_text() == "new"
+    assert (tmp_path / "submitted/s-002/01_x/01_x.ipynb").read_text() == "ann's"
+    assert (tmp_path / "submitted/jdoe/01_x/timestamp.txt").read_text().startswith("2026-01-02")
+    assert any("older duplicate" in line for line in result.skipped)
+    assert any(line.startswith("../../evil") for line in result.skipped)
+    assert not list(tmp_path.parent.glob("evil*"))
+
+
+def test_tamper_report_names_deleted_duplicated_and_edited_cells(course: Course) -> None:
+    release = released(course)
+    assert tamper_report(release, release) == []
+    tests = [i for i, c in enumerate(release["cells"])
+             if c["metadata"].get("nbgrader", {}).get("grade")]
+    nb = copy.deepcopy(release)
+    nb["cells"][tests[1]]["source"] = "pass"
+    nb["cells"].append(copy.deepcopy(nb["cells"][tests[2]]))
+    del nb["cells"][tests[0]]
+    problems = tamper_report(nb, release)
+    assert problems == ["cell 'test_square' deleted", "cell 'test_norm' edited",
+                        "cell 'test_count' duplicated"]
+    nb = copy.deepcopy(release)
+    nb["cells"][tests[0]]["metadata"]["nbgrader"]["points"] = 100
+    assert tamper_report(nb, release) == ["cell 'test_square' edited"]
+
+
+def test_unfinished_and_silently_failed_cells_get_errors() -> None:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in "abc"])
+    execution = Execution("timeout", "the notebook ran past its time limit of 5 s",
+                          outputs={0: [{"output_type": "stream", "name": "stdout", "text": "x"},
+                                       {"output_type": "stream", "name": "stdout", "text": "y"},
+                                       {"output_type": "bogus"}]},
+                          finished={0: True, 1: False}, counts={0: 1, 1: 2})
+    apply_execution(nb, execution)
+    assert [o["text"] for o in nb.cells[0].outputs] == ["xy"]  # merged, forged output dropped
+    assert nb.cells[1].outputs[0]["ename"] == "HiddenError"
+    assert nb.cells[2].outputs[0]["ename"] == "TimeLimitExceeded"
+    assert execution.tampering == ["cell 1: an error was raised but not shown"]
+
+
+def test_offline_maths_replaces_the_cdn() -> None:
+    html = ('<html><head><script src="https://cdnjs.cloudflare.com/ajax/libs/mathjax/2.7.7/'
+            'latest.js?config=TeX"> </script>\n<script type="text/x-mathjax-config">init()'
+            '</script></head><body>$x$ <a href="https://www.mathjax.org">a link</a></body></html>')
+    assert len(external_fetches(html)) == 1  # the script, not the link
+    assert external_fetches('<style>@import "https://fonts/x.css";</style>')
+    assert external_fetches('<link rel="stylesheet" href="//cdn.example/x.css">')
+    assert external_fetches('<div style="background: url(https://x.example/a.png)">')
+    out = offline_maths(html, "var MathJaxCode = '</script>';")
+    assert external_fetches(out) == []
+    assert "var MathJaxCode = '<\\/script>'" in out and "x-mathjax-config" not in out
+
+
+def test_cli_reports_bad_input_as_one_sentence(course: Course, capsys) -> None:
+    root = ["--course-dir", str(course.root), "--solutions", str(FIXTURES)]
+    assert cli.main([*root, "autograde", "no_such_assignment"]) == 2
+    assert "unknown assignment 'no_such_assignment'" in capsys.readouterr().err
+    assert cli.main([*root, "collect", ASSIGNMENT, "--from", "/no/such/export.zip"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    bad_map = course.root.parent / "map.csv"
+    bad_map.write_text("name,id\njdoe,1\n")
+    assert cli.main([*root, "collect", ASSIGNMENT, "--from", str(FIXTURES),
+                     "--map", str(bad_map)]) == 2
+    assert "key,student_id" in capsys.readouterr().err
+    assert cli.main([*root, "setup", "no_such_assignment"]) == 2
+    assert "no assignment 'no_such_assignment'" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------
+# Slow: real sandboxes
+# ------------------------------------------------------------------------------------------
+
+PROBE = """
+import json, os, socket, time
+report = {}
+def attempt(name, action):
+    try:
+        report[name] = "ALLOWED: " + repr(action())[:80]
+    except BaseException as exc:
+        report[name] = "blocked: " + type(exc).__name__ + ": " + str(exc)[:80]
+attempt("internet", lambda: socket.create_connection(("1.1.1.1", 53), timeout=3))
+attempt("dns", lambda: socket.getaddrinfo("pypi.org", 443))
+attempt("host loopback", lambda: socket.create_connection(("127.0.0.1", PORT), timeout=3))
+attempt("read solutions", lambda: open(SOLUTIONS).read(10))
+attempt("read gradebook", lambda: open(GRADEBOOK, "rb").read(10))
+attempt("read other student", lambda: open(OTHER).read(10))
+attempt("list course dir", lambda: os.listdir(COURSE))
+attempt("write project", lambda: open(PROJECT + "/pwned", "w").write("x"))
+attempt("write /usr", lambda: open("/usr/pwned", "w").write("x"))
+attempt("allocate 10 GiB", lambda: len(bytearray(10 * 2**30)))
+def fork_bomb(n=400):
+    started = 0
+    for _ in range(n):
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(30)
+            os._exit(0)
+        started += 1
+    return started
+attempt("fork 400 sleepers", fork_bomb)
+open("/tmp/left-behind", "w").write("for the next student")
+print("PROBE" + json.dumps(report))
+"""
+
+
+def _printed(course: Course, student: str) -> str:
+    """Everything a graded submission printed (nbformat may store text as a list of lines)."""
+    nb = json.loads((course.root / "autograded" / student / ASSIGNMENT /
+                     f"{ASSIGNMENT}.ipynb").read_text())
+    return "".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", [])
+                   if o.get("output_type") == "stream")
+
+
+def _probe_results(course: Course, student: str) -> dict[str, str]:
+    printed = _printed(course, student)
+    assert "PROBE{" in printed, printed
+    return json.loads(printed.split("PROBE", 1)[1].splitlines()[0])
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_a_submission_cannot_escape_its_sandbox(course: Course) -> None:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    course.solutions = FIXTURES
+    other = course.root / "submitted" / "other" / ASSIGNMENT
+    probe = (PROBE.replace("PORT", str(port))
+             .replace("SOLUTIONS", repr(str(FIXTURES / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")))
+             .replace("GRADEBOOK", repr(str(course.gradebook_path)))
+             .replace("OTHER", repr(str(other / f"{ASSIGNMENT}.ipynb")))
+             .replace("COURSE", repr(str(course.root)))
+             .replace("PROJECT", repr(str(FIXTURES.parent.parent))))
+    nb = released(course)
+    first = next(c for c in nb["cells"] if c["metadata"]["nbgrader"].get("solution"))
+    first["source"] = probe + "\n" + "".join(first["source"])
+    for student, notebook in [("prober", nb), ("other", released(course))]:
+        folder = course.root / "submitted" / student / ASSIGNMENT
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{ASSIGNMENT}.ipynb").write_text(json.dumps(notebook))
+    # The next student in the same worker checks that nothing was left behind.
+    nxt = released(course)
+    first = next(c for c in nxt["cells"] if c["metadata"]["nbgrader"].get("solution"))
+    first["source"] = ("import os\nprint('LEFT', os.path.exists('/tmp/left-behind'), "
+                       "len([p for p in os.listdir('/proc') if p.isdigit()]))\n")
+    folder = course.root / "submitted" / "zz-next" / ASSIGNMENT
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{ASSIGNMENT}.ipynb").write_text(json.dumps(nxt))
+    try:
+        autograde(course, ASSIGNMENT, limits=Limits(wall_s=20, max_pids=128), workers=1,
+                  students=["prober", "zz-next"], force=True, progress=False)
+    finally:
+        server.close()
+    report = _probe_results(course, "prober")
+    print("\n".join(f"{k:>20}: {v}" for k, v in report.items()))  # the guide quotes these
+    # The course directory is an empty tmpfs inside the sandbox: it lists as nothing.
+    assert report.pop("list course dir") in ("ALLOWED: []", "blocked: FileNotFoundError")
+    for name, result in report.items():
+        if name != "fork 400 sleepers":
+            assert result.startswith("blocked"), (name, result)
+    assert not (FIXTURES.parent.parent / "pwned").exists()
+    if _PidsCgroup(1).path is not None:  # a pids cgroup is available here: it must bite
+        assert report["fork 400 sleepers"].startswith("blocked"), report
+    printed = _printed(course, "zz-next")
+    # No file and no process (only init, the zygote, the child) survives the previous student.
+    assert "LEFT False 3" in printed, printed
+
+
+def _kill_when(process: subprocess.Popen, folder: Path, records: int, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and process.poll() is None:
+        if len(list(folder.glob("*.json"))) >= records:
+            break
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_synthetic_class_every_status_and_score_even_after_a_crash(course: Course) -> None:
+    kinds = {f"s{i:02d}-{kind}": kind for i, kind in enumerate(demo.KINDS)}
+    expected = demo.make_submissions(course, ASSIGNMENT, kinds)
+    submitted = course.root / "submitted"
+    before = {s: submission_hash(submitted / s / ASSIGNMENT) for s in kinds}
+
+    # A first run killed hard (like a power cut) after a few students...
+    first = subprocess.Popen(
+        [sys.executable, "-m", "course_lib.instructor.cli", "--course-dir", str(course.root),
+         "--solutions", str(FIXTURES), "autograde", ASSIGNMENT, "--time-limit", "8"],
+        start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    records = course.root / "grading" / ASSIGNMENT
+    _kill_when(first, records, 3, timeout_s=180)
+    done_before = {p.name: p.stat().st_mtime_ns for p in records.glob("*.json")}
+    assert 0 < len(done_before) < len(kinds)
+
+    # ...and a rerun finishes the class without regrading what was recorded.
+    result = autograde(course, ASSIGNMENT, limits=Limits(wall_s=8), progress=False,
+                       students=list(kinds))
+    assert {p.name: p.stat().st_mtime_ns for p in records.glob("*.json")
+            if p.name in done_before} == done_before
+    got = {r.student: r for r in result}
+    assert sorted(got) == sorted(kinds)
+    for student, want in expected.items():
+        assert (got[student].status, got[student].score) == (want.status, want.score), (
+            student, got[student])
+    by_kind = {kind: got[student] for student, kind in kinds.items()}
+    assert by_kind["hanging"].reason.endswith("time limit of 8 s")
+    assert "SIGSEGV" in by_kind["segfault"].reason
+    assert "exited with status 3" in by_kind["crashing"].reason
+    assert "'test_square' deleted" in by_kind["deleted-test"].reason
+    assert "custom exception handler" in by_kind["hidden-errors"].reason
+    assert "input_transformers_cleanup" in by_kind["emptied-cells"].reason
+    assert {s: submission_hash(submitted / s / ASSIGNMENT) for s in kinds} == before
+
+    # The grades CSV has every student with a status and a score per part.
+    with open(write_grades(course, ASSIGNMENT)) as f:
+        rows = {row["student_id"]: row for row in csv.DictReader(f)}
+    for student, want in expected.items():
+        assert rows[student]["status"] == want.status
+        parts = sum(float(rows[student][p]) for p in ("test_square", "test_norm", "test_count"))
+        assert parts == want.score
+    assert all(r.max_score == 6 for r in result)
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_feedback_hides_hidden_tests_and_loads_nothing_from_outside(course: Course) -> None:
+    try:
+        find_mathjax()
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"no local MathJax to inline: {exc}")
+    kinds = {"fb-correct": "correct", "fb-blank": "blank"}
+    demo.make_submissions(course, ASSIGNMENT, kinds)
+    autograde(course, ASSIGNMENT, limits=Limits(wall_s=20), students=list(kinds),
+              force=True, progress=False)
+    root = ["--course-dir", str(course.root), "--solutions", str(FIXTURES)]
+    assert cli.main([*root, "feedback", ASSIGNMENT]) == 0
+    for student in kinds:
+        html = (course.root / "feedback" / student / ASSIGNMENT /
+                f"{ASSIGNMENT}.html").read_text()
+        assert "HIDDEN TESTS" not in html and "negative numbers" not in html
+        assert "count_params</span><span class=\"p\">(</span><span class=\"mi\">1" not in html
+        assert external_fetches(html) == []
+        assert "window.MathJax" in html
+    blank = (course.root / "feedback" / "fb-blank" / ASSIGNMENT / f"{ASSIGNMENT}.html")
+    assert "NotImplementedError" in blank.read_text()  # failures are still explained
