@@ -104,7 +104,7 @@ def _forward(x: Tensor, h0: Tensor, c0: Tensor, W_x: Tensor, W_h: Tensor, b: Ten
 LSTM_FORWARD = (
     Check("(h_seq, h_T, c_T) over a (B, T, D) sequence", _forward, _sequence_case,
           (with_inputs(_forward, "the sequence was read backwards in time", x=reverse_time),),
-          numpy=True),
+          numpy=True, stand_ins={"lstm_cell_forward": _cell}),
 )  # fmt: skip
 
 # ------------------------------------------------------------------------- lstm_cell_backward

@@ -1,0 +1,250 @@
+"""Checks for exercise 07, sequence models in practice (references: :mod:`course_lib.decoding`,
+:mod:`.bptt`, :mod:`.gradients`, :mod:`.shapes`).
+
+Parts (all PyTorch): ``sample_next`` (temperature, top-k, seeded), ``beam_search`` (over a bigram
+table), ``tbptt_epoch`` (a training pass with truncated BPTT and clipping, on :class:`TinyLM`)
+and ``many_to_one_logits`` (a classifier head on the last valid step of a padded batch).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .. import bptt, decoding, shapes
+from . import guard
+from .assignment import Assignment
+from .check import Case, Check, Variant
+from .variants import with_inputs, with_output
+
+F64 = torch.float64
+
+# -------------------------------------------------------------------------------- sample_next
+
+
+def _sample(logits: Tensor, temperature: float = 1.0, top_k: int | None = None,
+            seed: int = 0) -> Tensor:  # fmt: skip
+    return decoding.sample_next(logits, temperature=temperature, top_k=top_k, seed=seed)
+
+
+def _logits_case(**options: Any):
+    """200 rows of 8 logits (spread ~2): enough draws that a wrong distribution shows."""
+
+    def make(gen: torch.Generator) -> Case:
+        seed = int(torch.randint(0, 2**31 - 1, (), generator=gen))
+        logits = 2.0 * torch.randn(200, 8, generator=gen, dtype=F64)
+        return Case({"logits": logits}, {**options, "seed": seed})
+
+    return make
+
+
+def _zero_outside_top_k(logits: Tensor, temperature: float = 1.0, top_k: int | None = None,
+                        seed: int = 0) -> Tensor:  # fmt: skip
+    kept = torch.zeros_like(logits, dtype=torch.bool)
+    kept.scatter_(-1, torch.topk(logits, top_k, dim=-1).indices, True)
+    return _sample(logits.where(kept, 0.0), temperature, None, seed)
+
+
+_SAMPLE_VARIANTS = (
+    with_inputs(_sample, "the logits were multiplied by the temperature; divide them: "
+                "softmax(logits / T)", temperature=lambda t: 1.0 / t),
+    Variant("the argmax was taken instead of sampling (that is temperature 0)",
+            lambda logits, temperature=1.0, top_k=None, seed=0: logits.argmax(-1)),
+)  # fmt: skip
+_TOP_K_VARIANTS = (
+    with_inputs(_sample, "top_k was ignored: keep only the k largest logits", top_k=None),
+    Variant("the logits outside the top k were set to 0, which still gives them probability; "
+            "set them to -inf", _zero_outside_top_k),
+    with_inputs(_sample, "off by one: k - 1 tokens were kept", top_k=lambda k: k - 1),
+)  # fmt: skip
+SAMPLE_NEXT = (
+    Check("temperature 1, all tokens", _sample, _logits_case(temperature=1.0), _SAMPLE_VARIANTS),
+    Check("temperature 0.5 (sharper)", _sample, _logits_case(temperature=0.5), _SAMPLE_VARIANTS),
+    Check("temperature 2 with top_k=3", _sample, _logits_case(temperature=2.0, top_k=3),
+          _SAMPLE_VARIANTS + _TOP_K_VARIANTS),
+)  # fmt: skip
+
+# -------------------------------------------------------------------------------- beam_search
+
+
+def _beam(log_P: Tensor, start_token: int, beam_width: int, max_len: int):
+    """Beam search over the bigram model ``log p(next | last) = log_P[last, next]``."""
+    result = decoding.beam_search(lambda tokens, state: (log_P[tokens], state), None, start_token,
+                                  beam_width=beam_width, max_len=max_len)  # fmt: skip
+    return result.sequences, result.scores
+
+
+def _bigram_case(beam_width: int, max_len: int, vocab: int = 5):
+    def make(gen: torch.Generator) -> Case:
+        log_P = torch.log_softmax(1.5 * torch.randn(vocab, vocab, generator=gen, dtype=F64), 1)
+        start = int(torch.randint(0, vocab, (), generator=gen))
+        return Case({"log_P": log_P, "start_token": start, "beam_width": beam_width,
+                     "max_len": max_len})  # fmt: skip
+
+    return make
+
+
+_BEAM_VARIANTS = (
+    with_output(_beam, "the start token is included in the sequences; return only the tokens "
+                "generated after it",
+                lambda out, a: ([[a["start_token"], *s] for s in out[0]], out[1])),
+    with_inputs(_beam, "off by one: max_len - 1 tokens were generated", max_len=lambda m: m - 1),
+    with_inputs(_beam, "only the best extension was kept at each step (greedy decoding); keep "
+                "the beam_width best", beam_width=1),
+    with_output(_beam, "the hypotheses are not sorted best first",
+                lambda out, a: (out[0][::-1], out[1][::-1])),
+)  # fmt: skip
+BEAM_SEARCH = (
+    Check("beam_width=3, max_len=4", _beam, _bigram_case(3, 4), _BEAM_VARIANTS),
+    Check("beam_width=1 is greedy decoding, max_len=5", _beam, _bigram_case(1, 5),
+          _BEAM_VARIANTS[:2]),
+    Check("beam_width=9 = V ** max_len: exhaustive search", _beam, _bigram_case(9, 2, vocab=3),
+          _BEAM_VARIANTS),
+)  # fmt: skip
+
+# -------------------------------------------------------------------------------- tbptt_epoch
+
+
+class TinyLM(nn.Module):
+    """A character language model small enough for a test cell: embedding → GRU → linear.
+
+    ``forward(x, state)``: ``x`` ``(B, T)`` token ids, ``state`` ``(1, B, H)`` or None; returns
+    ``(logits (B, T, V), new_state (1, B, H))``.
+    """
+
+    def __init__(self, vocab: int = 5, embed: int = 4, hidden: int = 6, dtype: torch.dtype = F64):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, embed, dtype=dtype)
+        self.rnn = nn.GRU(embed, hidden, batch_first=True, dtype=dtype)
+        self.out = nn.Linear(hidden, vocab, dtype=dtype)
+
+    def forward(self, x: Tensor, state: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        outputs, state = self.rnn(self.embed(x), state)
+        return self.out(outputs), state
+
+
+def _lm_loss(logits: Tensor, y: Tensor) -> Tensor:
+    """Mean cross-entropy over every position of the chunk."""
+    return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+
+
+class _PlainSGD:
+    """Plain SGD written out, ``θ ← θ − lr · ∂L/∂θ``, as the notebook asks students to write it.
+
+    (Constructing a ``torch.optim`` optimizer imports ``torch._dynamo``, which rebinds
+    ``torch.manual_seed`` — a change the tamper guard would report.) With ``zero_grad=False`` the
+    gradients are never cleared: what a loop without ``model.zero_grad()`` does.
+    """
+
+    def __init__(self, model: nn.Module, lr: float, *, zero_grad: bool = True) -> None:
+        self.model, self.lr, self.clears = model, lr, zero_grad
+
+    def zero_grad(self) -> None:
+        if self.clears:
+            self.model.zero_grad()
+
+    @torch.no_grad()
+    def step(self) -> None:
+        for param in self.model.parameters():
+            param -= self.lr * param.grad
+
+
+def _tbptt(model: TinyLM, x: Tensor, y: Tensor, chunk_len: int, lr: float, max_norm: float,
+           *, clip: bool = True, zero_grad: bool = True) -> float:  # fmt: skip
+    optimizer = _PlainSGD(model, lr, zero_grad=zero_grad)
+    clip_to = max_norm if clip else None
+    return bptt.truncated_bptt_epoch(model, x, y, chunk_len, _lm_loss, optimizer, clip=clip_to)[0]
+
+
+def _text_case(chunk_len: int):
+    """A TinyLM with weights drawn from ``gen`` and a batch of 2 sequences of 8 tokens; the
+    tiny max_norm makes sure clipping changes every update."""
+
+    def make(gen: torch.Generator) -> Case:
+        model = TinyLM()
+        with torch.no_grad():
+            for param in model.parameters():  # nn modules draw from the global RNG: redraw
+                param.copy_(0.5 * torch.randn(param.shape, generator=gen, dtype=F64))
+        tokens = torch.randint(0, 5, (2, 9), generator=gen)
+        return Case({"model": model, "x": tokens[:, :-1], "y": tokens[:, 1:],
+                     "chunk_len": chunk_len, "lr": 0.5, "max_norm": 0.05})  # fmt: skip
+
+    return make
+
+
+def _loss_and_weights(case: Case, result: Any) -> dict[str, Any]:
+    """The returned mean loss and the model's parameters after the pass."""
+    weights = {name: p.detach() for name, p in case.args["model"].named_parameters()}
+    return {"mean loss": result, "parameters": weights}
+
+
+_TRAIN_VARIANTS = (
+    Variant("the gradients were clipped after the weight update (or not at all): clip between "
+            "backward() and the update", lambda *a: _tbptt(*a, clip=False)),
+    Variant("the gradients were not zeroed before each backward pass, so they accumulate over "
+            "chunks: call model.zero_grad()", lambda *a: _tbptt(*a, zero_grad=False)),
+)  # fmt: skip
+TBPTT_EPOCH = (
+    Check("chunks of 4 steps: mean loss and weights after the pass", _tbptt, _text_case(4),
+          _TRAIN_VARIANTS, observe=_loss_and_weights),
+    Check("chunks of 2 steps: mean loss and weights after the pass", _tbptt, _text_case(2),
+          _TRAIN_VARIANTS, observe=_loss_and_weights),
+)  # fmt: skip
+
+# ------------------------------------------------------------------------- many_to_one_logits
+
+
+def _head(rnn: nn.RNNBase, head: nn.Linear, x: Tensor, lengths: Tensor) -> Tensor:
+    return head(shapes.last_valid_step(rnn(x)[0], lengths))
+
+
+def _padded_case(rnn_type: type[nn.RNNBase]):
+    """4 post-padded sequences of up to 6 steps (one full length), a recurrent layer and a
+    linear head to 3 classes, weights drawn from ``gen``."""
+
+    def make(gen: torch.Generator) -> Case:
+        rnn = rnn_type(3, 5, batch_first=True, dtype=F64)
+        head = nn.Linear(5, 3, dtype=F64)
+        with torch.no_grad():
+            for param in [*rnn.parameters(), *head.parameters()]:
+                param.copy_(0.5 * torch.randn(param.shape, generator=gen, dtype=F64))
+        lengths = torch.randint(1, 6, (4,), generator=gen)
+        lengths[int(torch.randint(0, 4, (), generator=gen))] = 6
+        x = torch.randn(4, 6, 3, generator=gen, dtype=F64)
+        x = x * shapes.lengths_to_mask(lengths, 6)[:, :, None]  # zeros at the padded steps
+        return Case({"rnn": rnn, "head": head, "x": x, "lengths": lengths})
+
+    return make
+
+
+_HEAD_VARIANTS = (
+    Variant("the output at the last step T (outputs[:, -1], or h_n) was read; with post padding "
+            "that is padding for every shorter sequence",
+            lambda rnn, head, x, lengths: head(rnn(x)[0][:, -1])),
+    Variant("the output at the first step was read",
+            lambda rnn, head, x, lengths: head(rnn(x)[0][:, 0])),
+)  # fmt: skip
+_OFF_BY_ONE = (("out of bounds", "off-by-one in time: sample b's last real step is at index "
+                                 "lengths[b] - 1"),)  # fmt: skip
+MANY_TO_ONE_LOGITS = (
+    Check("an nn.GRU and a linear head", _head, _padded_case(nn.GRU), _HEAD_VARIANTS,
+          hints=_OFF_BY_ONE),
+    Check("an nn.LSTM (its output is (output, (h_n, c_n))) and a linear head", _head,
+          _padded_case(nn.LSTM), _HEAD_VARIANTS, hints=_OFF_BY_ONE),
+)  # fmt: skip
+
+ASSIGNMENT = Assignment(
+    "07_language_model",
+    {
+        "sample_next": SAMPLE_NEXT,
+        "beam_search": BEAM_SEARCH,
+        "tbptt_epoch": TBPTT_EPOCH,
+        "many_to_one_logits": MANY_TO_ONE_LOGITS,
+    },
+)
+check = ASSIGNMENT.check
+grade = ASSIGNMENT.grade
+
+guard.watch_loaded_modules()
