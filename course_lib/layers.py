@@ -45,6 +45,14 @@ class RecurrentLayer(nn.Module):
     """Shared machinery of the four layers; use :class:`RNN`, :class:`LSTM`, :class:`GRU` or
     :class:`PeepholeLSTM`.
 
+    Constructor: ``(input_size, hidden_size, *, num_layers=1, bidirectional=False, bias=True,
+    dropout=0.0, input_dropout=0.0, recurrent_dropout=0.0, return_sequences=True,
+    return_state=False, go_backwards=False, stateful=False, device=None, dtype=None)``, plus
+    ``unit_forget_bias=True`` (LSTMs) and ``reset_after=True`` (GRU). ``go_backwards`` makes the
+    whole stack read the time-reversed input and return outputs in that order; ``stateful``
+    seeds sample ``i`` of each call with sample ``i``'s final state of the previous call (values
+    only: no gradient flows between calls); :meth:`reset_states` forgets it.
+
     ``forward(x, state=None, lengths=None)``:
 
     Args:
