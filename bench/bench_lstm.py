@@ -5,9 +5,11 @@ at most 1.5x those of torch.nn.LSTM, at B=64, T=100, D=32, H=128 in float32.
 
 * Time: the two implementations alternate within one process, so that both see the same load
   on a shared machine; the median over the repeats is reported, after warm-up runs.
-* Memory: each implementation runs in a fresh subprocess. Peak growth of the resident set
-  (``ru_maxrss``) over the resident set just before the measured forward+backward; a tiny
-  forward+backward first pays the one-time costs (thread pools, kernels) without raising the peak.
+* Memory: each implementation runs in a fresh subprocess: the peak resident set (``VmHWM``, reset
+  through ``/proc/self/clear_refs`` just before) minus the resident set (``VmRSS``) before the
+  measured forward+backward. ``ru_maxrss`` would not do: Linux carries it over from the parent
+  across fork and exec. A tiny forward+backward first pays the one-time costs (thread pools,
+  kernels) without raising the peak.
 * CPU tables for all of torch's threads and for one thread. The course layer runs many small
   operations per step, torch one fused oneDNN kernel per layer; when other processes oversubscribe
   the cores, multi-threaded small operations suffer most, and the one-thread table is the fairer.
@@ -21,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -76,9 +77,11 @@ def time_both(device: torch.device, repeats: int) -> dict[str, float]:
     return {impl: statistics.median(ts) for impl, ts in times.items()}
 
 
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * resource.getpagesize()
+def _status_bytes(field: str) -> int:
+    """A ``/proc/self/status`` memory field (``VmRSS``, ``VmHWM``) in bytes."""
+    with open("/proc/self/status") as f:
+        line = next(line for line in f if line.startswith(field + ":"))
+    return int(line.split()[1]) * 1024  # reported in kB
 
 
 def peak_memory(impl: str, device: torch.device) -> int:
@@ -93,9 +96,11 @@ def peak_memory(impl: str, device: torch.device) -> int:
         run(x)
         torch.cuda.synchronize()
         return torch.cuda.max_memory_allocated() - before
-    before = _rss_bytes()
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # resets VmHWM to the current resident set
+    before = _status_bytes("VmRSS")
     run(x)
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before  # ru_maxrss: KiB
+    return _status_bytes("VmHWM") - before
 
 
 def peak_memory_fresh(impl: str, device: torch.device, threads: int) -> int:
