@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -118,7 +119,8 @@ def table(device: torch.device, repeats: int, threads: int) -> None:
     baseline = "cuDNN" if device.type == "cuda" else "torch.nn.LSTM"
     print(
         f"LSTM forward+backward on {device} ({torch.get_num_threads()} threads), B={B} T={T} "
-        f"D={D} H={H} float32, median of {repeats}; ratios against {baseline}"
+        f"D={D} H={H} float32, median of {repeats}; ratios against {baseline}; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
     print(f"{'impl':<8} {'ms':>8} {'ratio':>6} {'peak MiB':>9} {'ratio':>6}  target")
     for impl in ("torch", "course"):
