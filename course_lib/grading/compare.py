@@ -168,7 +168,8 @@ def compare(
         if not _isinstance(got, numbers.Number) or _isinstance(got, bool):
             return f"{where} is {_kind(got)}, expected a number"
         tolerance = 0.0 if _isinstance(want, numbers.Integral) else atol + rtol * _abs_num(want)
-        if _abs_num(_float(got) - _float(want)) > tolerance:
+        both_nan = _float(got) != _float(got) and _float(want) != _float(want)
+        if not (both_nan or _abs_num(_float(got) - _float(want)) <= tolerance):  # NaN fails
             return f"{where} is {got!r}, expected {want!r}"
         return None
     return None if got == want else f"{where} is {got!r}, expected {want!r}"

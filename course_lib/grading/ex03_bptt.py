@@ -1,0 +1,239 @@
+"""Checks for exercise 03, backpropagation through time (references: :mod:`course_lib.backward`,
+:mod:`course_lib.gradients`, :mod:`course_lib.bptt`).
+
+Parts: ``rnn_cell_backward``, ``rnn_backward``, ``numerical_gradient`` and ``relative_error``
+(numpy), ``tbptt_epoch`` (PyTorch). :class:`TinyRNN` is the model the last part trains.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch._dynamo  # noqa: F401  (the first optimizer imports it: seconds, not in a test cell)
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .. import backward, bptt, gradients
+from . import guard
+from .assignment import Assignment
+from .check import Case, Check, Variant
+from .variants import with_output
+
+B, T, D, H = 3, 5, 2, 4
+
+
+def _randn(gen: torch.Generator, *shape: int) -> Tensor:
+    return torch.randn(*shape, generator=gen, dtype=torch.float64)
+
+
+def _weights(gen: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
+    return _randn(gen, D, H) / D**0.5, _randn(gen, H, H) / H**0.5, _randn(gen, H) * 0.5
+
+
+# -------------------------------------------------------------------------- rnn_cell_backward
+
+
+def _cell_case(gen: torch.Generator) -> Case:
+    x, h_prev = _randn(gen, B, D), _randn(gen, B, H)
+    _, cache = backward.rnn_cell_forward_cached(x, h_prev, *_weights(gen))
+    return Case({"dh": _randn(gen, B, H), "cache": cache})
+
+
+_CELL_BACKWARD = backward.rnn_cell_backward
+RNN_CELL_BACKWARD = (
+    Check("gradients of one step", _CELL_BACKWARD, _cell_case,
+          (Variant("the tanh derivative is missing: da = dh * (1 - h**2), since tanh' = 1 - tanh²",
+                   lambda dh, cache: _CELL_BACKWARD(dh / (1 - cache.h**2), cache)),
+           Variant("dh_prev must be da @ W_h.T: the forward pass computed h_prev @ W_h",
+                   lambda dh, cache: _CELL_BACKWARD(dh, cache._replace(W_h=cache.W_h.T))),
+           Variant("dW_h must be h_prev.T @ da (the state that entered the step), not h.T @ da",
+                   lambda dh, cache: {**_CELL_BACKWARD(dh, cache), "dW_h":
+                                      _CELL_BACKWARD(dh, cache._replace(h_prev=cache.h))["dW_h"]})),
+          numpy=True),
+)  # fmt: skip
+
+# ------------------------------------------------------------------------------- rnn_backward
+
+
+def _sequence_case(gen: torch.Generator) -> Case:
+    x, h0 = _randn(gen, B, T, D), _randn(gen, B, H)
+    _, caches = backward.rnn_forward_cached(x, h0, *_weights(gen))
+    return Case({"dh_seq": _randn(gen, B, T, H), "caches": caches})
+
+
+def _bptt(dh_seq: Tensor, caches: list, *, carry: bool = True, accumulate: bool = True) -> dict:
+    """Backpropagation through time with one of two steps switchable off, for the variants."""
+    dh_next, dxs, grads = torch.zeros_like(dh_seq[:, 0]), [], {}
+    for t in reversed(range(dh_seq.shape[1])):
+        step = _CELL_BACKWARD(dh_seq[:, t] + (dh_next if carry else 0), caches[t])
+        dxs.append(step.pop("dx"))
+        dh_next = step.pop("dh_prev")
+        grads = {k: grads[k] + g if accumulate and grads else g for k, g in step.items()}
+    return {"dx": torch.stack(dxs[::-1], dim=1), "dh0": dh_next, **grads}
+
+
+RNN_BACKWARD = (
+    Check("gradients through time", backward.rnn_backward, _sequence_case,
+          (Variant("the gradient from the next step is not added: dL/dh_t = dh_seq[:, t] + the "
+                   "dh_prev that step t+1 sends back", lambda dh_seq, caches:
+                   _bptt(dh_seq, caches, carry=False)),
+           Variant("the weight gradients are not summed over time: W_x, W_h and b are shared by "
+                   "every step, so add each step's gradient", lambda dh_seq, caches:
+                   _bptt(dh_seq, caches, accumulate=False))),
+          numpy=True, stand_ins={"rnn_cell_backward": _CELL_BACKWARD}),
+)  # fmt: skip
+
+# ------------------------------------------------------------------------- numerical_gradient
+
+
+class Smooth(nn.Module):
+    """A smooth scalar function ``f(x) = Σ tanh(x A) ⊙ C + ½ Σ s ⊙ x²`` for gradient checks.
+
+    Calling it with a numpy array computes in numpy and returns a float, so a numpy
+    ``numerical_gradient`` can use it; with a tensor it computes in torch.
+    """
+
+    def __init__(self, gen: torch.Generator, shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.A = nn.Parameter(_randn(gen, shape[-1], 3), requires_grad=False)
+        self.C = nn.Parameter(_randn(gen, *shape[:-1], 3), requires_grad=False)
+        self.s = nn.Parameter(_randn(gen, *shape), requires_grad=False)
+
+    def forward(self, x: Tensor | np.ndarray) -> Tensor | float:
+        if isinstance(x, np.ndarray):
+            A, C, s = (p.detach().cpu().numpy() for p in (self.A, self.C, self.s))
+            return float(np.sum(np.tanh(x @ A) * C) + 0.5 * np.sum(s * x**2))
+        return (torch.tanh(x @ self.A) * self.C).sum() + 0.5 * (self.s * x**2).sum()
+
+
+def _function_case(shape: tuple[int, ...], **options: float):
+    def make(gen: torch.Generator) -> Case:
+        return Case({"f": Smooth(gen, shape), "x": _randn(gen, *shape)}, dict(options))
+
+    return make
+
+
+def _one_sided(f, x, eps=1e-6):
+    """Forward differences (f(x + eps) - f(x)) / eps: error O(eps) instead of O(eps²)."""
+    point, grad = x.clone(), torch.zeros_like(x)
+    for i in range(x.numel()):
+        bumped = point.clone()
+        bumped.view(-1)[i] += eps
+        grad.view(-1)[i] = (f(bumped) - f(point)) / eps
+    return grad
+
+
+_NUMERICAL = gradients.numerical_gradient
+_NUMERICAL_VARIANTS = (
+    with_output(_NUMERICAL, "divided by eps instead of 2·eps: the centred difference spans "
+                "2·eps", lambda grad, args: 2 * grad),
+    Variant("one-sided difference (f(x + eps) - f(x)) / eps; use the centred difference "
+            "(f(x + eps) - f(x - eps)) / (2·eps)", _one_sided),
+)  # fmt: skip
+NUMERICAL_GRADIENT = (
+    Check("x of shape (3, 4), eps=1e-4", _NUMERICAL, _function_case((3, 4), eps=1e-4),
+          _NUMERICAL_VARIANTS, numpy=True, atol=1e-8, rtol=1e-7),
+    Check("x of shape (2, 3, 2), default eps", _NUMERICAL, _function_case((2, 3, 2)),
+          _NUMERICAL_VARIANTS[:1], numpy=True, atol=1e-8, rtol=1e-7),
+)  # fmt: skip
+
+# ----------------------------------------------------------------------------- relative_error
+
+
+def _pair_case(zero: bool):
+    def make(gen: torch.Generator) -> Case:
+        a = torch.zeros(3, 4, dtype=torch.float64) if zero else _randn(gen, 3, 4)
+        b = a.clone() if zero else a + 1e-3 * _randn(gen, 3, 4)
+        return Case({"a": a, "b": b})
+
+    return make
+
+
+_RELATIVE = gradients.relative_error
+RELATIVE_ERROR = (
+    Check("two close gradients", _RELATIVE, _pair_case(False),
+          (Variant("the mean difference was used; take the largest, max |a - b|",
+                   lambda a, b: float((a - b).abs().mean() / (a.abs() + b.abs()).max())),
+           Variant("divided by max |a| only; divide by max(|a| + |b|), which is symmetric",
+                   lambda a, b: float((a - b).abs().max() / a.abs().max()))),
+          numpy=True, atol=1e-12, rtol=1e-9),
+    Check("two zero arrays (0/0 must give 0)", _RELATIVE, _pair_case(True),
+          (Variant("0/0 gave NaN: guard the denominator, max(…, np.finfo(float).tiny)",
+                   lambda a, b: float("nan")),),
+          numpy=True, atol=1e-12, rtol=1e-9),
+)  # fmt: skip
+
+# -------------------------------------------------------------------------------- tbptt_epoch
+
+
+class TinyRNN(nn.Module):
+    """``nn.RNN`` plus a linear read-out: ``model(x, state) -> (y_hat (B, T, 1), h_n)``."""
+
+    def __init__(self, input_size: int = D, hidden_size: int = H,
+                 generator: torch.Generator | None = None) -> None:  # fmt: skip
+        super().__init__()
+        self.rnn = nn.RNN(input_size, hidden_size, batch_first=True, dtype=torch.float64)
+        self.head = nn.Linear(hidden_size, 1, dtype=torch.float64)
+        if generator is not None:
+            with torch.no_grad():
+                for p in self.parameters():
+                    p.copy_(torch.randn(p.shape, generator=generator, dtype=p.dtype) * 0.5)
+
+    def forward(self, x: Tensor, state: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        out, h_n = self.rnn(x, state)
+        return self.head(out), h_n
+
+
+def _training_case(gen: torch.Generator) -> Case:
+    model = TinyRNN(generator=gen)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, y = _randn(gen, B, 10, D), _randn(gen, B, 10, 1)
+    return Case({"model": model, "x": x, "y": y, "chunk_len": 3, "optimizer": optimizer})
+
+
+def _reference_epoch(model, x, y, chunk_len, optimizer):
+    return bptt.truncated_bptt_epoch(model, x, y, chunk_len, F.mse_loss, optimizer)
+
+
+def _epoch(model, x, y, chunk_len, optimizer, *, carry: bool = True, zero_grad: bool = True):
+    """The training loop with carrying or zeroing switchable off, for the variants."""
+    state = None
+    for x_chunk, y_chunk in zip(x.split(chunk_len, 1), y.split(chunk_len, 1), strict=True):
+        if zero_grad:
+            optimizer.zero_grad()
+        output, state = model(x_chunk, bptt.detach_state(state) if carry else None)
+        F.mse_loss(output, y_chunk).backward()
+        optimizer.step()
+
+
+def _trained_parameters(case: Case, result: object) -> dict[str, Tensor]:
+    return {name: p.detach() for name, p in case.args["model"].named_parameters()}
+
+
+TBPTT_EPOCH = (
+    Check("parameters after one epoch of truncated BPTT (chunks of 3 steps)", _reference_epoch,
+          _training_case,
+          (Variant("the state was not carried: every chunk started from zeros; pass the "
+                   "previous chunk's final state on (detached)",
+                   lambda *args: _epoch(*args, carry=False)),
+           Variant("optimizer.zero_grad() is missing: each chunk's gradients were added to the "
+                   "previous ones'", lambda *args: _epoch(*args, zero_grad=False))),
+          observe=_trained_parameters,
+          hints=(("modified by an inplace operation", "the carried state still holds the "
+                  "previous chunk's graph: detach it"),)),
+)  # fmt: skip
+
+ASSIGNMENT = Assignment(
+    "03_bptt",
+    {
+        "rnn_cell_backward": RNN_CELL_BACKWARD,
+        "rnn_backward": RNN_BACKWARD,
+        "numerical_gradient": NUMERICAL_GRADIENT,
+        "relative_error": RELATIVE_ERROR,
+        "tbptt_epoch": TBPTT_EPOCH,
+    },
+)
+check = ASSIGNMENT.check
+grade = ASSIGNMENT.grade
+
+guard.watch_loaded_modules()
