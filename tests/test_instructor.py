@@ -35,8 +35,6 @@ FIXTURES = Path(__file__).parent / "instructor_fixtures"
 ASSIGNMENT = "00_mini"
 HAS_BWRAP = shutil.which("bwrap") is not None
 needs_bwrap = pytest.mark.skipif(not HAS_BWRAP, reason="bubblewrap missing: make system-deps")
-# nbgrader runs `alembic` from PATH.
-os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
 
 
 @pytest.fixture(scope="module")

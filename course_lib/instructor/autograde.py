@@ -29,6 +29,7 @@ import os
 import queue
 import shutil
 import threading
+import warnings
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -143,8 +144,10 @@ def _read_notebook(path: Path) -> dict[str, Any] | None:
     import nbformat
 
     try:
-        nb = nbformat.read(str(path), as_version=4)
-        nbformat.validate(nb)
+        with warnings.catch_warnings():  # e.g. cells without ids: old but readable
+            warnings.simplefilter("ignore")
+            nb = nbformat.read(str(path), as_version=4)
+            nbformat.validate(nb)
     except Exception:  # noqa: BLE001 -- any way of failing to read is "invalid"
         return None
     return nb

@@ -131,8 +131,6 @@ def main(argv: list[str] | None = None) -> int:
         from .course import PROJECT_ROOT
 
         args.solutions = PROJECT_ROOT / "solutions"
-    # nbgrader runs `alembic` from PATH: make sure this environment's bin/ is on it.
-    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     try:
         args.run(args)
     except CourseError as exc:

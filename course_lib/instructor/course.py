@@ -15,7 +15,9 @@ only the directories are redirected to the class directory.
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,6 +90,10 @@ class Course:
         from nbgrader.apps.api import NbGraderAPI
         from nbgrader.coursedir import CourseDirectory
 
+        # nbgrader runs `alembic` from PATH: make sure this environment's bin/ is on it.
+        bin_dir = str(Path(sys.executable).parent)
+        if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+            os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
         config = self.config()
         Path(config.Exchange.root).mkdir(parents=True, exist_ok=True)
         coursedir = CourseDirectory(config=config)
