@@ -20,6 +20,7 @@ sandbox runs as here).
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import selectors
@@ -88,6 +89,9 @@ def bwrap_command(job_dir: Path, hidden: list[Path], argv: list[str]) -> list[st
     expose = sorted({str(Path(p).resolve()) for p in (sys.base_prefix, sys.prefix, package_dir)},
                     key=lambda p: p.count("/"))
     cmd = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    # --dev makes a minimal /dev: pass NVIDIA GPUs through so that torch.cuda works inside.
+    for device in sorted(glob.glob("/dev/nvidia*")):
+        cmd += ["--dev-bind", device, device]
     for path in hide:
         if os.path.isdir(path):
             cmd += ["--tmpfs", path]
