@@ -70,6 +70,12 @@ clean:
 bench: venv
 	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
+# A synthetic class (~60 students over two assignments: correct, partial, blank, hanging,
+# crashing, tampering and cheating submissions) graded end to end in sandboxes by
+# `course autograde`; prints every student's status and score next to what it was built to earn.
+demo-class: venv system-deps
+	$(PY) -m course_lib.instructor.demo
+
 # Student notebooks: nbgrader generate_assignment on solutions/ (config: nbgrader_config.py),
 # copied into exercises/. tests/test_exercises.py fails if exercises/ is stale.
 exercises: venv
