@@ -4,9 +4,8 @@ For each part, mistake "A" and mistake "B" replace ``find`` with ``replace`` in 
 solution cell; grading must then take points off that part and its feedback must contain
 ``expect``. Never released to students (nbgrader_config.py ignores this file).
 
-Every part's mistake is applied at once, and lstm_forward calls the (then mistaken)
-lstm_cell_forward: its own mistakes are therefore ones whose feedback does not depend on the
-cell's values (the layout of the result).
+lstm_forward calls the student's lstm_cell_forward; its checks put the reference cell in its
+place (``Check.stand_ins``), so a mistake in the cell does not cost points twice.
 """
 
 MISTAKES = {
