@@ -47,9 +47,16 @@ $(MATHJAX):
 	npm install --silent --no-audit --no-fund --prefix $(NPM_PREFIX) mathjax@$(MATHJAX_VERSION)
 	test -f $@
 
+# The benchmarks page shows bench/results/*.md; Sphinx re-reads a page only when its source is
+# newer than the last build, so new results touch the page.
+BENCH_SEEN := book/_build/.bench-results-seen
+$(BENCH_SEEN): $(wildcard bench/results bench/results/*.md)
+	mkdir -p $(@D)
+	touch book/appendix/benchmarks.md $@
+
 # Chapters execute at build (cached in book/_build/.jupyter_cache); any execution error or Sphinx
 # warning fails the build, after reporting every one of them (--keep-going).
-book: venv $(MATHJAX)
+book: venv $(MATHJAX) $(BENCH_SEEN)
 	$(BIN)/jupyter-book build book --warningiserror --keep-going
 	@echo "open book/_build/html/index.html (or: make serve)"
 

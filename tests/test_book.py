@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,6 +48,8 @@ CHAPTERS = [
     "05_lstm", "06_gru_peephole", "07_language_model",
 ]  # fmt: skip
 APPENDICES = ["conventions", "instructor_guide", "benchmarks", "bibliography"]
+# `$x_t$` that MyST did not turn into maths: a dollar, some TeX-looking text, a dollar.
+INLINE_DOLLARS = re.compile(r"\$(?=[^$\n]*[\\_^{}])[^$\s][^$\n]{0,160}?\$")
 
 pytestmark = pytest.mark.slow
 
@@ -161,11 +164,17 @@ def test_page_in_browser(page: str, site_url: str, browser: BrowserContext) -> N
         tab.evaluate("() => MathJax.startup.promise.then(() => true)")
         if tab.locator("mjx-container").count() == 0:
             problems.append("the page has maths but MathJax rendered none")
+        # A TeX error does not throw: MathJax typesets the message in red instead.
+        for error in tab.locator("mjx-merror").all():
+            problems.append(f"MathJax could not typeset: {error.get_attribute('data-mjx-error')}")
     text = _visible_text(tab)
     for raw in ("$$", "\\[", "\\(", "\\begin{"):
         if raw in text:
             line = next(line for line in text.splitlines() if raw in line)
             problems.append(f"raw maths left in the text ({raw!r}): {line.strip()[:100]}")
+    inline = INLINE_DOLLARS.search(text)
+    if inline:
+        problems.append(f"raw inline maths left in the text: {inline.group(0)}")
     broken = tab.evaluate(
         "() => Array.from(document.images)"
         ".filter(img => !img.complete || img.naturalWidth === 0).map(img => img.src)"
