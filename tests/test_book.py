@@ -98,6 +98,8 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext
             args=CHROMIUM_ARGS,
             headless=True,
             viewport={"width": 1280, "height": 900},
+            # No sliding sidebars caught half-way in a screenshot.
+            reduced_motion="reduce",
         )
         yield context
         context.close()
