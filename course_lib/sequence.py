@@ -32,10 +32,12 @@ are inverted (kept units are scaled by ``1/(1-p)``) so nothing changes at evalua
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 from .checks import check_args
 from .device import numpy_io
@@ -93,22 +95,107 @@ def rnn_step(W_h: Tensor, recurrent_mask: Tensor | None = None) -> Step:
     return step
 
 
-def lstm_step(W_h: Tensor, recurrent_mask: Tensor | None = None) -> Step:
-    """LSTM step (gate order i, f, g, o) on a projected input; see ``cells.lstm_cell_forward``."""
+def lstm_step(
+    W_h: Tensor, recurrent_mask: Tensor | None = None, record: list[State] | None = None
+) -> Step:
+    """LSTM step (gate order i, f, g, o) on a projected input; see ``cells.lstm_cell_forward``.
 
+    If ``record`` is a list, each step appends ``(h_in, c_prev, i, f, g, o, c)`` to it: what
+    :func:`lstm_scan`'s backward pass needs (``h_in`` is the state as ``W_h`` saw it).
+    """
     hidden = W_h.shape[0]
 
     def step(a_x: Tensor, state: State) -> State:
-        h, c = state
-        a = torch.addmm(a_x, _recurrent_input(h, recurrent_mask), W_h)
+        h, c_prev = state
+        h_in = _recurrent_input(h, recurrent_mask)
+        a = torch.addmm(a_x, h_in, W_h)
         # One sigmoid over all four blocks (the g block's is unused) is faster than three calls:
         # this loop is dominated by the number of small operations, not by their size.
         i, f, _, o = torch.sigmoid(a).chunk(4, 1)
         g = torch.tanh(a[:, 2 * hidden : 3 * hidden])
-        c = torch.addcmul(f * c, i, g)  # f ⊙ c_{t-1} + i ⊙ g
+        c = torch.addcmul(f * c_prev, i, g)  # f ⊙ c_{t-1} + i ⊙ g
+        if record is not None:
+            record.append((h_in, c_prev, i, f, g, o, c))
         return o * torch.tanh(c), c
 
     return step
+
+
+class _LSTMScan(torch.autograd.Function):
+    """:func:`scan` of :func:`lstm_step` with a hand-written backward; see :func:`lstm_scan`."""
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        a_x: Tensor,
+        h0: Tensor,
+        c0: Tensor,
+        W_h: Tensor,
+        valid: Tensor | None,
+        recurrent_mask: Tensor | None,
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        record: list[State] = []
+        step = lstm_step(W_h, recurrent_mask, record)
+        outputs, (h_T, c_T) = scan(step, a_x, (h0, c0), valid)
+        ctx.record, ctx.valid, ctx.recurrent_mask = record, valid, recurrent_mask
+        ctx.save_for_backward(W_h)
+        return outputs, h_T, c_T
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, d_outputs: Tensor, dh: Tensor, dc: Tensor) -> tuple[Tensor | None, ...]:
+        (W_h,) = ctx.saved_tensors
+        hidden = W_h.shape[0]
+        da_x = d_outputs.new_empty(len(ctx.record), d_outputs.shape[0], 4 * hidden)
+        for t in reversed(range(len(ctx.record))):
+            h_in, c_prev, i, f, g, o, c = ctx.record[t]
+            # dh, dc: gradients on the state after step t; the output at t adds its own.
+            dh_step, dc_step = dh + d_outputs[:, t], dc
+            keep = None if ctx.valid is None else ctx.valid[:, t, None]
+            if keep is not None:  # a padded step changed nothing and output zeros
+                dh_step, dc_step = dh_step * keep, dc_step * keep
+            tanh_c = torch.tanh(c)
+            # h = o ⊙ tanh(c): the cell gradient collects the path through h.
+            dc_step = torch.addcmul(dc_step, dh_step * o, 1 - tanh_c * tanh_c)
+            da_i, da_f, da_g, da_o = da_x[t].chunk(4, 1)  # written in place, gate by gate
+            torch.mul(dc_step * g, i * (1 - i), out=da_i)  # σ' = σ(1 − σ)
+            torch.mul(dc_step * c_prev, f * (1 - f), out=da_f)
+            torch.mul(dc_step * i, 1 - g * g, out=da_g)  # tanh' = 1 − tanh²
+            torch.mul(dh_step * tanh_c, o * (1 - o), out=da_o)
+            dh_prev = da_x[t] @ W_h.T
+            if ctx.recurrent_mask is not None:
+                dh_prev = dh_prev * ctx.recurrent_mask
+            dc_prev = dc_step * f  # the constant error carousel
+            if keep is None:
+                dh, dc = dh_prev, dc_prev
+            else:  # through a padded step the state gradient passes unchanged
+                dh, dc = torch.where(keep, dh_prev, dh), torch.where(keep, dc_prev, dc)
+        # W_h is shared by all steps: its gradient is one matmul over all of them at once.
+        h_in = torch.stack([r[0] for r in ctx.record]).reshape(-1, hidden)
+        dW_h = h_in.T @ da_x.reshape(-1, 4 * hidden)
+        return da_x, dh, dc, dW_h, None, None
+
+
+def lstm_scan(
+    a_x: Tensor,
+    state0: State,
+    W_h: Tensor,
+    valid: Tensor | None = None,
+    recurrent_mask: Tensor | None = None,
+) -> tuple[Tensor, State]:
+    """``scan(lstm_step(W_h, recurrent_mask), a_x, state0, valid)``, with a faster backward pass.
+
+    Same forward computation; the backward pass is written by hand (the equations of
+    ``backward.lstm_cell_backward``) instead of recorded by autograd op by op: it runs a few
+    fused elementwise operations per step and computes the gradient of ``W_h`` as one matmul
+    over all steps. This is the LSTM layer's hot path (see ``bench/bench_lstm.py``). It supports
+    first derivatives only.
+
+    Returns:
+        ``(outputs, (h_T, c_T))`` as :func:`scan`.
+    """
+    outputs, h_T, c_T = _LSTMScan.apply(a_x, *state0, W_h, valid, recurrent_mask)
+    return outputs, (h_T, c_T)
 
 
 def peephole_lstm_step(
@@ -170,8 +257,6 @@ def gru_step(
 def _make_step(kind: str, w: Weights, recurrent_mask: Tensor | None, reset_after: bool) -> Step:
     if kind == "rnn":
         return rnn_step(w["W_h"], recurrent_mask)
-    if kind == "lstm":
-        return lstm_step(w["W_h"], recurrent_mask)
     if kind == "peephole_lstm":
         return peephole_lstm_step(w["W_h"], w["p_i"], w["p_f"], w["p_o"], recurrent_mask)
     if kind == "gru":
@@ -223,6 +308,8 @@ def direction_forward(
     bias = _input_bias(kind, w)
     a_x = x_tm @ w["W_x"] if bias is None else torch.addmm(bias, x_tm, w["W_x"])
     a_x = a_x.view(steps, batch, -1)
+    if kind == "lstm":
+        return lstm_scan(a_x, state0, w["W_h"], valid, recurrent_mask)
     return scan(_make_step(kind, w, recurrent_mask, reset_after), a_x, state0, valid)
 
 

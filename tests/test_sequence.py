@@ -12,8 +12,11 @@ from course_lib.sequence import (
     dropout_mask,
     gru_forward,
     lstm_forward,
+    lstm_scan,
+    lstm_step,
     peephole_lstm_forward,
     rnn_forward,
+    scan,
 )
 
 B, T, D, H = 4, 6, 3, 5
@@ -193,6 +196,39 @@ def test_dropout_mask_is_inverted_and_per_sequence() -> None:
     assert dropout_mask(like, 7, 0.0) is None
     with pytest.raises(ValueError, match="dropout probability"):
         dropout_mask(like, 7, 1.0)
+
+
+@pytest.mark.parametrize("padded", [False, True])
+@pytest.mark.parametrize("dropped", [False, True])
+def test_lstm_scan_backward_matches_autograd(padded: bool, dropped: bool, rng) -> None:
+    """The hand-written backward against autograd through the very same steps."""
+    a_x, h0, c0 = randn(T, B, 4 * H, gen=rng), randn(B, H, gen=rng), randn(B, H, gen=rng)
+    W_h = randn(H, 4 * H, gen=rng)
+    valid = torch.arange(T) < LENGTHS[:, None] if padded else None
+    mask = (torch.rand(B, H, generator=rng, dtype=torch.float64) < 0.7) / 0.7 if dropped else None
+    upstream = randn(B, T, H, gen=rng), randn(B, H, gen=rng), randn(B, H, gen=rng)
+    grads = []
+    for run in (lstm_scan, lambda *args: scan(lstm_step(args[2], args[4]), *args[:2], args[3])):
+        leaves = [t.clone().requires_grad_() for t in (a_x, h0, c0, W_h)]
+        outputs, (h_T, c_T) = run(leaves[0], tuple(leaves[1:3]), leaves[3], valid, mask)
+        loss = sum((u * v).sum() for u, v in zip(upstream, (outputs, h_T, c_T), strict=True))
+        grads.append(torch.autograd.grad(loss, leaves))
+    for name, ours, autograd in zip(["a_x", "h0", "c0", "W_h"], *grads, strict=True):
+        assert close(ours, autograd), name
+
+
+def test_lstm_scan_gradcheck(rng: torch.Generator) -> None:
+    """Centred differences, independent of any autograd formula (small sizes, float64)."""
+    steps, batch, hidden = 3, 2, 2
+    inputs = [randn(steps, batch, 4 * hidden, gen=rng), randn(batch, hidden, gen=rng),
+              randn(batch, hidden, gen=rng), randn(hidden, 4 * hidden, gen=rng)]  # fmt: skip
+    valid = torch.tensor([[True, True, True], [True, False, False]])
+
+    def run(a_x, h0, c0, W_h):
+        outputs, (h_T, c_T) = lstm_scan(a_x, (h0, c0), W_h, valid)
+        return outputs, h_T, c_T
+
+    assert torch.autograd.gradcheck(run, [t.requires_grad_() for t in inputs])
 
 
 @pytest.mark.gpu
