@@ -152,6 +152,24 @@ def test_cli_reports_bad_input_as_one_sentence(course: Course, capsys) -> None:
     assert "no assignment 'no_such_assignment'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
+def test_release_and_collect_through_nbgraders_exchange(course: Course, tmp_path: Path) -> None:
+    exchange = tmp_path / "exchange"
+    root = ["--course-dir", str(course.root), "--solutions", str(FIXTURES),
+            "--exchange", str(exchange)]
+    assert cli.main([*root, "release", ASSIGNMENT]) == 0
+    student = tmp_path / "student"
+    student.mkdir()
+    for step in ("fetch_assignment", "submit"):  # what a student does in JupyterHub
+        subprocess.run([sys.executable, "-m", "nbgrader", step, ASSIGNMENT,
+                        f"--course={course.course_id}", f"--Exchange.root={exchange}"],
+                       cwd=student, check=True, capture_output=True)
+    assert cli.main([*root, "collect", ASSIGNMENT]) == 0
+    collected = list((course.root / "submitted").glob(f"*/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"))
+    assert any(p.read_text() == (student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()
+               for p in collected)
+
+
 # ------------------------------------------------------------------------------------------
 # Slow: real sandboxes
 # ------------------------------------------------------------------------------------------
@@ -299,6 +317,9 @@ def test_synthetic_class_every_status_and_score_even_after_a_crash(course: Cours
     assert "custom exception handler" in by_kind["hidden-errors"].reason
     assert "input_transformers_cleanup" in by_kind["emptied-cells"].reason
     assert {s: submission_hash(submitted / s / ASSIGNMENT) for s in kinds} == before
+    flooder = next(s for s, kind in kinds.items() if kind == "flooding")
+    graded = course.root / "autograded" / flooder / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    assert "[output truncated" in graded.read_text() and graded.stat().st_size < 2_000_000
 
     # The grades CSV has every student with a status and a score per part.
     with open(write_grades(course, ASSIGNMENT)) as f:

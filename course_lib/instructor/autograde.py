@@ -39,7 +39,7 @@ from tqdm import tqdm
 
 from .course import PROJECT_ROOT, Course, CourseError
 from .execute import SandboxExecute
-from .sandbox import Limits, SandboxWorker
+from .sandbox import Limits, SandboxUnavailable, SandboxWorker
 
 # Worst first: a student's status is the worst of their notebooks'.
 STATUSES = ("missing", "invalid", "error", "timeout", "tampered", "ok")
@@ -223,6 +223,22 @@ class Grader:
                       sha256=digest,
                       seconds=round(sum(e.seconds for e in executions.values()), 3))
 
+    def grade_safely(self, student: str) -> Record:
+        """:meth:`grade`, turning an unexpected failure into an ``error`` record.
+
+        One strange submission (say, an unreadable file in its folder) must not stop the class;
+        a sandbox that cannot start at all is the machine's problem and is raised.
+        """
+        try:
+            return self.grade(student)
+        except SandboxUnavailable:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            folder = self.course.root / "submitted" / student / self.assignment
+            return Record(student, self.assignment, "error", 0.0, 0.0,
+                          reason=f"the grader failed on this submission: {exc!r}",
+                          sha256=submission_hash(folder))
+
     def _run_nbgrader(self, student: str, executions: dict[str, Any]) -> str:
         """nbgrader's Autograde on the staged copy; '' on success, else the error."""
         from nbgrader.converters import Autograde
@@ -316,7 +332,7 @@ def autograde(course: Course, assignment: str, *, limits: Limits | None = None,
                     student = todo.get_nowait()
                 except queue.Empty:
                     return
-                save_record(course, grader.grade(student))
+                save_record(course, grader.grade_safely(student))
                 bar.update()
         except BaseException as exc:  # noqa: BLE001 -- re-raised in the main thread
             failures.append(exc)
@@ -325,11 +341,17 @@ def autograde(course: Course, assignment: str, *, limits: Limits | None = None,
 
     threads = [threading.Thread(target=work, daemon=True)
                for _ in range(max(1, min(workers, todo.qsize())))]
+    from sqlalchemy.exc import SAWarning
+
     try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        with warnings.catch_warnings():
+            # nbgrader's gradebook emits SQLAlchemy "not in session" warnings on every new
+            # submission; they are about its internals and would bury the progress bar.
+            warnings.simplefilter("ignore", SAWarning)
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
     finally:
         bar.close()
     if failures:

@@ -36,16 +36,17 @@ from typing import Any
 
 import course_lib
 
+from .course import CourseError
 from .zygote import HARNESS_FAILED, SCRATCH_DIRS
 
 SANDBOX_HOME = "/home/student"
 # What the zygote imports before forking: everything an exercise notebook imports first.
-PRELOAD = ("numpy", "torch", "matplotlib.pyplot", "course_lib")
+PRELOAD = ("numpy", "torch", "matplotlib.pyplot", "course_lib", "course_lib.grading")
 # Hidden whatever the course: home directories and shared scratch space.
 ALWAYS_HIDDEN = ("/root", "/home", "/tmp", "/var/tmp")
 
 
-class SandboxUnavailable(RuntimeError):
+class SandboxUnavailable(CourseError):
     """bubblewrap is missing or cannot create namespaces on this machine."""
 
 
