@@ -5,8 +5,12 @@ Everything here is built on one loop, :func:`scan`. A cell is split in two parts
 * the *input projection* ``a_x = x_t W_x + b``, which does not depend on the state, so it is
   computed for all time steps at once as one big matmul before the loop (this is most of the
   arithmetic, and one large matmul is much faster than ``T`` small ones);
-* the *step*, ``state_t = step(a_x[:, t], state_{t-1})``, which holds the recurrence and is all
+* the *step*, ``state_t = step(a_x[t], state_{t-1})``, which holds the recurrence and is all
   that runs inside the loop.
+
+Autograd differentiates the loop, except for the LSTM: :func:`lstm_scan` runs the same scan and
+step but has a hand-written backward pass, because the LSTM layer is benchmarked against
+``torch.nn.LSTM`` and recording a dozen small operations per step for autograd is the slow part.
 
 Options and their exact (Keras) semantics:
 
