@@ -104,8 +104,9 @@ def lstm_step(
 ) -> Step:
     """LSTM step (gate order i, f, g, o) on a projected input; see ``cells.lstm_cell_forward``.
 
-    If ``record`` is a list, each step appends ``(h_in, c_prev, i, f, g, o, c)`` to it: what
-    :func:`lstm_scan`'s backward pass needs (``h_in`` is the state as ``W_h`` saw it).
+    If ``record`` is a list, each step appends ``(h_in, c_prev, s, g, tanh(c))`` to it, what
+    :func:`lstm_scan`'s backward pass needs: ``h_in`` is the state as ``W_h`` saw it and ``s`` the
+    ``(B, 4H)`` sigmoid of all four blocks, whose blocks 0, 1, 3 are ``i, f, o``.
     """
     hidden = W_h.shape[0]
 
@@ -115,12 +116,14 @@ def lstm_step(
         a = torch.addmm(a_x, h_in, W_h)
         # One sigmoid over all four blocks (the g block's is unused) is faster than three calls:
         # this loop is dominated by the number of small operations, not by their size.
-        i, f, _, o = torch.sigmoid(a).chunk(4, 1)
+        s = torch.sigmoid(a)
+        i, f, _, o = s.chunk(4, 1)
         g = torch.tanh(a[:, 2 * hidden : 3 * hidden])
         c = torch.addcmul(f * c_prev, i, g)  # f ⊙ c_{t-1} + i ⊙ g
+        tanh_c = torch.tanh(c)
         if record is not None:
-            record.append((h_in, c_prev, i, f, g, o, c))
-        return o * torch.tanh(c), c
+            record.append((h_in, c_prev, s, g, tanh_c))
+        return o * tanh_c, c
 
     return step
 
@@ -152,21 +155,27 @@ class _LSTMScan(torch.autograd.Function):
         hidden = W_h.shape[0]
         da_x = d_outputs.new_empty(len(ctx.record), d_outputs.shape[0], 4 * hidden)
         for t in reversed(range(len(ctx.record))):
-            h_in, c_prev, i, f, g, o, c = ctx.record[t]
+            h_in, c_prev, s, g, tanh_c = ctx.record[t]
+            i, f, _, o = s.chunk(4, 1)
             # dh, dc: gradients on the state after step t; the output at t adds its own.
             dh_step, dc_step = dh + d_outputs[:, t], dc
             keep = None if ctx.valid is None else ctx.valid[:, t, None]
             if keep is not None:  # a padded step changed nothing and output zeros
                 dh_step, dc_step = dh_step * keep, dc_step * keep
-            tanh_c = torch.tanh(c)
             # h = o ⊙ tanh(c): the cell gradient collects the path through h.
             dc_step = torch.addcmul(dc_step, dh_step * o, 1 - tanh_c * tanh_c)
-            da_i, da_f, da_g, da_o = da_x[t].chunk(4, 1)  # written in place, gate by gate
-            torch.mul(dc_step * g, i * (1 - i), out=da_i)  # σ' = σ(1 − σ)
-            torch.mul(dc_step * c_prev, f * (1 - f), out=da_f)
-            torch.mul(dc_step * i, 1 - g * g, out=da_g)  # tanh' = 1 − tanh²
-            torch.mul(dh_step * tanh_c, o * (1 - o), out=da_o)
-            dh_prev = da_x[t] @ W_h.T
+            # Gradients on the gate activations, written block by block into da_x[t] ...
+            da = da_x[t]
+            da_i, da_f, da_g, da_o = da.chunk(4, 1)
+            torch.mul(dc_step, g, out=da_i)
+            torch.mul(dc_step, c_prev, out=da_f)
+            torch.mul(dc_step, i, out=da_g)
+            torch.mul(dh_step, tanh_c, out=da_o)
+            # ... then through the activations, all four blocks in one multiplication:
+            slope = s * (1 - s)  # σ' = σ(1 − σ) for i, f, o
+            slope[:, 2 * hidden : 3 * hidden] = 1 - g * g  # tanh' = 1 − tanh² for g
+            da.mul_(slope)
+            dh_prev = da @ W_h.T
             if ctx.recurrent_mask is not None:
                 dh_prev = dh_prev * ctx.recurrent_mask
             dc_prev = dc_step * f  # the constant error carousel
