@@ -28,6 +28,7 @@ from playwright.sync_api import (
     Response,
     sync_playwright,
 )
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "book" / "_build" / "html"
@@ -162,8 +163,13 @@ def test_page_in_browser(page: str, site_url: str, browser: BrowserContext) -> N
     tab.goto(f"{site_url}/{page}", wait_until="networkidle")
     if tab.locator(".math").count() > 0:
         # MathJax 3 resolves startup.promise once its first typesetting pass is over.
-        tab.wait_for_function("() => window.MathJax?.startup?.promise !== undefined")
-        tab.evaluate("() => MathJax.startup.promise.then(() => true)")
+        try:
+            tab.wait_for_function(
+                "() => window.MathJax?.startup?.promise !== undefined", timeout=15_000
+            )
+            tab.evaluate("() => MathJax.startup.promise.then(() => true)")
+        except PlaywrightTimeoutError:
+            problems.append("MathJax did not start within 15 s")
         if tab.locator("mjx-container").count() == 0:
             problems.append("the page has maths but MathJax rendered none")
         # A TeX error does not throw: MathJax typesets the message in red instead.
