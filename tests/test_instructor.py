@@ -331,9 +331,11 @@ def test_synthetic_class_every_status_and_score_even_after_a_crash(course: Cours
     assert all(r.max_score == 6 for r in result)
 
 
-@needs_bwrap
-@pytest.mark.slow
-def test_feedback_hides_hidden_tests_and_loads_nothing_from_outside(course: Course) -> None:
+@pytest.fixture(scope="module")
+def feedback_pages(course: Course) -> dict[str, Path]:
+    """Feedback HTML of a correct and a blank submission, through `course feedback`."""
+    if not HAS_BWRAP:
+        pytest.skip("bubblewrap missing: make system-deps")
     try:
         find_mathjax()
     except Exception as exc:  # noqa: BLE001
@@ -344,12 +346,34 @@ def test_feedback_hides_hidden_tests_and_loads_nothing_from_outside(course: Cour
               force=True, progress=False)
     root = ["--course-dir", str(course.root), "--solutions", str(FIXTURES)]
     assert cli.main([*root, "feedback", ASSIGNMENT]) == 0
-    for student in kinds:
-        html = (course.root / "feedback" / student / ASSIGNMENT /
-                f"{ASSIGNMENT}.html").read_text()
+    return {kind: course.root / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html"
+            for student, kind in kinds.items()}
+
+
+@pytest.mark.slow
+def test_feedback_hides_hidden_tests_and_loads_nothing_from_outside(
+        feedback_pages: dict[str, Path]) -> None:
+    for page in feedback_pages.values():
+        html = page.read_text()
         assert "HIDDEN TESTS" not in html and "negative numbers" not in html
         assert "count_params</span><span class=\"p\">(</span><span class=\"mi\">1" not in html
         assert external_fetches(html) == []
         assert "window.MathJax" in html
-    blank = (course.root / "feedback" / "fb-blank" / ASSIGNMENT / f"{ASSIGNMENT}.html")
-    assert "NotImplementedError" in blank.read_text()  # failures are still explained
+    assert "NotImplementedError" in feedback_pages["blank"].read_text()  # failures explained
+
+
+@pytest.mark.slow
+def test_feedback_maths_render_offline_in_a_browser(feedback_pages: dict[str, Path]) -> None:
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("chromium missing: make system-deps")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page()
+        requests: list[str] = []
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(feedback_pages["blank"].as_uri())
+        page.wait_for_selector("mjx-container svg", timeout=30_000)  # the intro's $h = ...$
+        browser.close()
+    assert [r for r in requests if not r.startswith(("file:", "data:"))] == []
