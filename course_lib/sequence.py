@@ -207,7 +207,11 @@ def lstm_scan(
     Returns:
         ``(outputs, (h_T, c_T))`` as :func:`scan`.
     """
-    outputs, h_T, c_T = _LSTMScan.apply(a_x, *state0, W_h, valid, recurrent_mask)
+    inputs = (a_x, *state0, W_h)
+    if not (torch.is_grad_enabled() and any(t.requires_grad for t in inputs)):
+        # Nothing to differentiate: the plain scan, without keeping every step for backward.
+        return scan(lstm_step(W_h, recurrent_mask), a_x, state0, valid)
+    outputs, h_T, c_T = _LSTMScan.apply(*inputs, valid, recurrent_mask)
     return outputs, (h_T, c_T)
 
 
