@@ -187,7 +187,8 @@ class RecurrentLayer(nn.Module):
                 )
             spec = f"{self.num_layers * self.num_directions} B H"
             dims = {"B": batch, "H": self.hidden_size}
-            check_args(dims, **{n: (p, spec) for n, p in zip(("h0", "c0"), parts, strict=False)})
+            named = {n: (p, spec) for n, p in zip(("h0", "c0"), parts, strict=False)}
+            check_args(dims, x=(x, None), **named)  # also: same dtype and device as x
         return [
             [tuple(p[layer * self.num_directions + d] for p in parts)
              for d in range(self.num_directions)]

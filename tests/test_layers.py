@@ -217,6 +217,8 @@ def test_bad_input_names_the_argument(rng: torch.Generator) -> None:
         layer(randn(B, T, D, gen=rng), randn(2, B, H, gen=rng))
     with pytest.raises(TypeError, match="dtype"):
         layer(randn(B, T, D, gen=rng).float())
+    with pytest.raises(TypeError, match="h0 has dtype torch.float32"):
+        layer(randn(B, T, D, gen=rng), (torch.zeros(2, B, H), torch.zeros(2, B, H)))
     with pytest.raises(ValueError, match="recurrent_dropout must be in"):
         RNN(D, H, recurrent_dropout=1.0)
 
