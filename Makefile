@@ -89,5 +89,7 @@ exercises: venv
 	$(PY) -m course_lib.grading.release
 
 # JupyterLab on the exercises, with nbgrader's extensions (Validate button) on 127.0.0.1.
+# Jupyter refuses to run as root without --allow-root (containers often are root).
 lab: venv
-	$(BIN)/jupyter lab --ServerApp.root_dir=exercises --ServerApp.ip=127.0.0.1
+	$(BIN)/jupyter lab --ServerApp.root_dir=exercises --ServerApp.ip=127.0.0.1 \
+	  $(if $(filter 0,$(shell id -u)),--allow-root)
