@@ -62,13 +62,20 @@ def test_matches_torch(kind, num_layers, bidirectional, batch_first, rng) -> Non
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
-def test_gradients_match_torch(kind: str, rng: torch.Generator) -> None:
+@pytest.mark.parametrize("padded", [False, True])
+def test_gradients_match_torch(kind: str, padded: bool, rng: torch.Generator) -> None:
     m = TORCH[kind](D, H, num_layers=2, bidirectional=True, batch_first=True).double()
-    layer = from_torch(m)
+    layer = from_torch(m, return_state=True)
     x = randn(B, T, D, gen=rng)
     weights = randn(B, T, 2 * H, gen=rng)  # a loss that weighs every output differently
-    (m(x)[0] * weights).sum().backward()
-    (layer(x) * weights).sum().backward()
+    w_final = randn(4, B, H, gen=rng)  # and every final state
+    packed = pack_padded_sequence(x, LENGTHS, batch_first=True, enforce_sorted=False)
+    y, final = m(packed if padded else x)
+    y = pad_packed_sequence(y, batch_first=True, total_length=T)[0] if padded else y
+    h_n = final[0] if kind == "lstm" else final
+    ((y * weights).sum() + (h_n * w_final).sum()).backward()
+    out, h_n, *_ = layer(x, lengths=LENGTHS if padded else None)
+    ((out * weights).sum() + (h_n * w_final).sum()).backward()
     for k in range(2):
         for d, sfx in enumerate(["", "_reverse"]):
             w = layer.cell_weights(k, d)
