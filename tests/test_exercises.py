@@ -18,6 +18,7 @@ import re
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 from _nbgrader_harness import Course, answer_cells, declared_mistakes, grade_id, read_source, solved
 
@@ -148,3 +149,22 @@ def test_autograde(course: Course, name: str) -> None:
                     f"{result.outputs[hidden]}"
                 )
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.slow
+def test_validate(course: Course) -> None:
+    """nbgrader Validate (the students' button) passes a solved notebook and lists every
+    failing visible test of the blank one."""
+    from nbgrader.validator import Validator
+
+    name = ASSIGNMENTS[0]
+    source, release = read_source(name), course.release(name)
+    folder = course.root / "validate"
+    folder.mkdir()
+    nbformat.write(solved(release, source), folder / "solved.ipynb")
+    nbformat.write(release, folder / "blank.ipynb")
+    validator = Validator(config=course.config)
+    assert "failed" not in validator.validate(str(folder / "solved.ipynb"))
+    failed = validator.validate(str(folder / "blank.ipynb"))["failed"]
+    assert len(failed) == len(_parts(name))
+    assert all("tests.check(" in cell["source"] for cell in failed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import pkgutil
 
@@ -184,6 +185,24 @@ def test_assignment_grades_partial_credit(capsys: pytest.CaptureFixture[str]) ->
 
     assert half.grade("step", right_once, points=3, trials=2) == 1.5
     assert "1/2 checks passed" in capsys.readouterr().out
+
+
+@pytest.mark.gpu
+def test_student_code_runs_on_the_references_device() -> None:
+    """With CUDA, the reference and the student's torch code both run on the GPU; a result
+    left on the CPU is named; numpy parts still get numpy arrays."""
+    seen = []
+
+    def spy(x, h_prev, W_x, W_h, b):
+        seen.append(x.device.type)
+        return rnn_cell_forward(x, h_prev, W_x, W_h, b)
+
+    assert run_check(RNN_CHECK, spy, seed=0) is None
+    assert seen == ["cuda"]
+    on_cpu = run_check(RNN_CHECK, lambda *args: rnn_cell_forward(*args).cpu(), seed=0)
+    assert "on device cpu, expected cuda" in on_cpu.problem
+    numpy_check = dataclasses.replace(RNN_CHECK, numpy=True)
+    assert run_check(numpy_check, numpy_io(rnn_cell_forward), seed=0) is None
 
 
 # --------------------------------------------------------------------------- the guard
