@@ -84,7 +84,8 @@ demo-class: venv system-deps
 	$(PY) -m course_lib.instructor.demo
 
 # Student notebooks: nbgrader generate_assignment on solutions/ (config: nbgrader_config.py),
-# copied into exercises/. tests/test_exercises.py fails if exercises/ is stale.
+# copied into exercises/, replacing what is there (for contributors: students would lose their
+# answers). tests/test_exercises.py fails if exercises/ is stale.
 exercises: venv
 	$(PY) -m course_lib.grading.release
 

@@ -95,7 +95,9 @@ def test_exercises_are_generated(course: Course) -> None:
     """exercises/ holds exactly nbgrader's release of solutions/ (run `make exercises`)."""
     assert sorted(p.name for p in EXERCISES.iterdir() if p.is_dir()) == ASSIGNMENTS
     def files(folder: Path) -> list[Path]:
-        return sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file())
+        # Jupyter's own droppings (a local `make lab`) are not part of the release.
+        return sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file()
+                      and not {".ipynb_checkpoints", "__pycache__"} & set(p.parts))  # fmt: skip
 
     for name in ASSIGNMENTS:
         generated = files(course.release_dir / name)

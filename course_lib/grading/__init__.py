@@ -23,7 +23,9 @@ Writing a new assignment ``NN_name``
    ``make_case(generator) -> Case(args_by_name, options)`` builds small float64 CPU tensors
    (keep every test cell under 2 s). Variants: ``with_inputs(ref, "W_h is used transposed",
    W_h=transpose)``, ``with_output(ref, "tanh is missing", lambda out, args: ...)``, or any
-   ``Variant(mistake, fn)``. Use ``observe=`` to compare something other than the return value.
+   ``Variant(mistake, fn)``. Use ``observe=`` to compare something other than the return value,
+   and ``stand_ins={"earlier_part": reference}`` when the student's function calls the function
+   of an earlier part, so that one mistake is not paid for twice.
 
 2. **Notebook** — ``solutions/NN_name/NN_name.ipynb``, an nbgrader source notebook (cells can be
    built with :mod:`.notebook`; ``cell id == grade_id``):
@@ -38,8 +40,8 @@ Writing a new assignment ``NN_name``
    - per part ``P``, in this order:
        ``P`` — autograded answer: the function between ``### BEGIN SOLUTION`` /
        ``### END SOLUTION`` (nbgrader replaces it with ``raise NotImplementedError()``);
-       ``P_visible`` — autograder tests, **0 points**: a worked example the student can follow,
-       then ``tests.check("P", P)``;
+       ``P_visible`` — autograder tests, **0 points**: ``tests.check("P", P)`` first (on a
+       failure it names the mistake), then a worked example the student can follow;
        ``P_hidden`` — autograder tests carrying the part's points, a separate cell so that a
        visible traceback never shows hidden code::
 
@@ -53,7 +55,9 @@ Writing a new assignment ``NN_name``
      points earned as the cell's value, which nbgrader reads as partial credit.
      The hidden cell imports the checks again under a private name, so a student who rebinds
      ``tests`` or a checker name in an answer cell changes nothing there; rebinding module
-     attributes (``np.allclose``, ``torch.tanh``, ``tests.grade``) is caught by :mod:`.guard`.
+     attributes (``np.allclose``, ``torch.tanh``, a reference) is caught by :mod:`.guard`;
+     an autograder should also run :func:`.guard.suspicious_code` on every answer cell.
+     Hidden seeds are fresh each run; set ``UNROLLED_GRADING_SEED`` to make a regrade repeat.
 
 3. **Mistakes** — ``solutions/NN_name/mistakes.py`` (never released; nbgrader_config ignores
    it) declares ``MISTAKES = {"P": {"A": {"find": ..., "replace": ..., "expect": ...}, "B":
