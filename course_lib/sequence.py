@@ -71,6 +71,8 @@ def scan(
     Returns:
         ``(outputs, state_T)``: outputs ``(B, T, H)`` and the final state tuple.
     """
+    if inputs.shape[0] == 0:
+        raise ValueError("the sequence has no time steps (T = 0)")
     state, outputs = state0, []
     for t, input_t in enumerate(inputs.unbind(0)):
         new = step(input_t, state)

@@ -185,6 +185,8 @@ def test_bad_shapes_name_the_argument(data: dict[str, torch.Tensor]) -> None:
         rnn_forward(x, h0, W_x, W_h, lengths=torch.tensor([1, 2, 3, T + 1]))
     with pytest.raises(TypeError, match="dtype"):
         rnn_forward(x.float(), h0, W_x, W_h)
+    with pytest.raises(ValueError, match="no time steps"):
+        rnn_forward(x[:, :0], h0, W_x, W_h)
 
 
 def test_dropout_mask_is_inverted_and_per_sequence() -> None:
