@@ -326,7 +326,7 @@ def direction_forward(
     x_tm = x.transpose(0, 1).reshape(steps * batch, size)  # time-major, as scan wants it
     bias = _input_bias(kind, w)
     a_x = x_tm @ w["W_x"] if bias is None else torch.addmm(bias, x_tm, w["W_x"])
-    a_x = a_x.view(steps, batch, -1)
+    a_x = a_x.view(steps, batch, w["W_x"].shape[1])
     if kind == "lstm":
         return lstm_scan(a_x, state0, w["W_h"], valid, recurrent_mask)
     return scan(_make_step(kind, w, recurrent_mask, reset_after), a_x, state0, valid)
