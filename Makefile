@@ -37,15 +37,23 @@ $(SYSTEM_STAMP): | $(STAMP)
 	touch $@
 
 # The course site. MathJax 3 comes from npm and is served by the site itself (no CDN), so every
-# page works offline; book/_config.yml copies build/npm/node_modules into the site's _static.
+# page works offline. It is copied to build/site-extra/_static/mathjax, which book/_config.yml adds
+# to the site as an "extra path": in book/_static, Jupyter Book would put every one of MathJax's
+# .js files on every page.
 MATHJAX_VERSION := 3.2.2
 NPM_PREFIX := build/npm
-MATHJAX := $(NPM_PREFIX)/node_modules/mathjax/es5/tex-chtml.js
+MATHJAX_NPM := $(NPM_PREFIX)/node_modules/mathjax/es5/tex-chtml.js
+MATHJAX := build/site-extra/_static/mathjax/tex-chtml.js
 
-$(MATHJAX):
+$(MATHJAX_NPM):
 	@command -v npm >/dev/null || { echo "npm is needed once to fetch MathJax: apt-get install npm"; exit 1; }
 	npm install --silent --no-audit --no-fund --prefix $(NPM_PREFIX) mathjax@$(MATHJAX_VERSION)
 	test -f $@
+
+$(MATHJAX): $(MATHJAX_NPM)
+	rm -rf $(dir $@)
+	mkdir -p $(dir $(@D))
+	cp -r $(dir $<) $(dir $@)
 
 # The benchmarks page shows bench/results/*.md; Sphinx re-reads a page only when its source is
 # newer than the last build, so new results touch the page.
