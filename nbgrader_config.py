@@ -4,15 +4,22 @@
 # Layout: the course directory is the repository itself. nbgrader's "source" step is
 # solutions/<assignment>/ (solutions + visible and hidden tests); generate_assignment writes the
 # student versions to build/nbgrader/release/<assignment>/, which `make exercises` copies to
-# exercises/<assignment>/. The gradebook lives under the ignored build/ folder, so a fresh clone
-# needs nothing but this file. An instructor's class directory (course_lib.instructor) reuses the
-# same settings with its own root.
+# exercises/<assignment>/. The gradebook lives under the ignored build/ folder (an absolute path
+# next to this file), so a fresh clone needs nothing but this file. An instructor's class
+# directory (course_lib.instructor) reuses the same settings with its own root.
+from pathlib import Path
+
 c = get_config()  # noqa: F821 (defined by traitlets when it loads this file)
+_gradebook = Path(__file__).resolve().parent / "build" / "nbgrader" / "gradebook.db"
+try:
+    _gradebook.parent.mkdir(parents=True, exist_ok=True)  # sqlite creates files, not folders
+except OSError:  # a read-only checkout (e.g. inside a grading sandbox) sets its own db_url
+    pass
 
 c.CourseDirectory.course_id = "unrolled"
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "build/nbgrader/release"
-c.CourseDirectory.db_url = "sqlite:///build/nbgrader/gradebook.db"
+c.CourseDirectory.db_url = f"sqlite:///{_gradebook}"
 # Files next to a solution notebook that students must not receive: the declared mistakes that
 # the exercise tests inject (tests/test_exercises.py), plus nbgrader's usual ignores.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "mistakes.py"]
