@@ -22,9 +22,11 @@ import nbformat
 import pytest
 from _nbgrader_harness import Course, answer_cells, declared_mistakes, grade_id, read_source, solved
 
+from course_lib.grading.assignment import SEED_VARIABLE
 from course_lib.grading.release import EXERCISES, assignment_names
 
 ASSIGNMENTS = assignment_names()
+FIXED_SEED = 20261123
 
 
 def _cells(name: str) -> list:
@@ -37,12 +39,21 @@ def _parts(name: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory: pytest.TempPathFactory) -> Course:
-    """Every assignment generated once per test module (and per xdist worker) in a tmp course."""
+    """Every assignment generated once per test module (and per xdist worker) in a tmp course.
+
+    The hidden tests' seeds are fixed (the kernels inherit the environment) so that a run is
+    reproducible; fresh seeds are tested in test_grading.py.
+    """
+    saved = {name: os.environ.get(name) for name in ("PATH", SEED_VARIABLE)}
     venv_bin = str(Path(sys.executable).parent)
-    old_path = os.environ.get("PATH", "")
-    os.environ["PATH"] = f"{venv_bin}{os.pathsep}{old_path}"  # nbgrader runs `alembic` from PATH
+    os.environ["PATH"] = f"{venv_bin}{os.pathsep}{saved['PATH']}"  # nbgrader runs `alembic`
+    os.environ[SEED_VARIABLE] = str(FIXED_SEED)
     yield Course(tmp_path_factory.mktemp("course"), ASSIGNMENTS)
-    os.environ["PATH"] = old_path
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def test_assignments_exist() -> None:
@@ -145,6 +156,8 @@ def test_autograde(course: Course, name: str) -> None:
             hidden = f"{part}_hidden"
             if result.scores[hidden] >= result.max_scores[hidden]:
                 problems.append(f"mistake {label} in {part} kept all points")
+            if f"seed={FIXED_SEED}" not in result.outputs[hidden]:  # reproducible: say how
+                problems.append(f"mistake {label} in {part}: the feedback lacks the seed")
             if declared[label]["expect"] not in result.outputs[hidden]:
                 problems.append(
                     f"mistake {label} in {part}: feedback lacks {declared[label]['expect']!r}:\n"
