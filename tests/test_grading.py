@@ -18,7 +18,13 @@ from course_lib.device import numpy_io
 from course_lib.grading import Assignment, Case, Check, CheckFailed, TamperError, compare, guard
 from course_lib.grading import notebook as nb
 from course_lib.grading.check import run_check
-from course_lib.grading.variants import transpose, with_inputs, with_output
+from course_lib.grading.variants import (
+    permute_blocks,
+    reverse_time,
+    transpose,
+    with_inputs,
+    with_output,
+)
 
 ASSIGNMENT_MODULES = sorted(
     m.name for m in pkgutil.iter_modules(grading.__path__) if m.name.startswith("ex")
@@ -102,6 +108,14 @@ def test_compare_ignores_rebound_library_functions(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(np.testing, "assert_allclose", lambda *a, **k: None)
     want = torch.zeros(3, dtype=torch.float64)
     assert "wrong values" in compare(want + 1, want)
+
+
+def test_variant_transforms() -> None:
+    blocks = torch.cat([torch.full((2, 3), float(k)) for k in range(4)], dim=1)  # i f o g = 0 1 2 3
+    reordered = permute_blocks("ifog", "ifgo")(blocks)
+    assert reordered[0, ::3].tolist() == [0.0, 1.0, 3.0, 2.0]
+    assert transpose(torch.zeros(2, 3)).shape == (3, 2)
+    assert reverse_time(torch.arange(6.0).reshape(1, 3, 2))[0, 0].tolist() == [4.0, 5.0]
 
 
 # ------------------------------------------------------------------------ run_check

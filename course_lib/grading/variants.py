@@ -80,7 +80,3 @@ def reverse_time(x: Tensor, axis: int = 1) -> Tensor:
     """Flip the time axis (``(B, T, ...)`` by default)."""
     return x.flip(axis)
 
-
-def time_major(x: Tensor) -> Tensor:
-    """Swap batch and time axes: ``(B, T, ...)`` ↔ ``(T, B, ...)``."""
-    return x.transpose(0, 1)
