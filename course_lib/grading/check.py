@@ -147,7 +147,9 @@ class Failure:
 def _to_device(value: Any, device: torch.device) -> Any:
     if isinstance(value, (torch.Tensor, torch.nn.Module)):
         return value.to(device)
-    if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a NamedTuple keeps its type
+        return type(value)(*(_to_device(v, device) for v in value))
+    if isinstance(value, (list, tuple)):
         return type(value)(_to_device(v, device) for v in value)
     if isinstance(value, dict):
         return {k: _to_device(v, device) for k, v in value.items()}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch._dynamo  # noqa: F401  (the first optimizer imports it: seconds, not in a test cell)
 import torch.nn.functional as F
 from torch import Tensor, nn
 

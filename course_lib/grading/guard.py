@@ -29,13 +29,16 @@ import numpy
 import numpy.linalg
 import numpy.testing
 import torch
+import torch._dynamo  # noqa: F401  (see _LIBRARIES)
 import torch.linalg
 import torch.nn.functional
 import torch.testing
 
 _MISSING = object()
 
-# Library namespaces whose functions the references and comparisons call.
+# Library namespaces whose functions the references and comparisons call. torch._dynamo is
+# imported above, before the snapshot, because the first torch.optim optimizer imports it and it
+# rebinds torch.manual_seed: a student creating an optimizer must not look like tampering.
 _LIBRARIES: tuple[ModuleType, ...] = (
     numpy, numpy.linalg, numpy.testing,
     torch, torch.linalg, torch.nn.functional, torch.testing,
