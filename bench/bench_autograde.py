@@ -117,9 +117,10 @@ def main() -> None:
         results = {"nbgrader": timed(plain, copies["nbgrader"].root),
                    "course": timed(ours, copies["course"].root)}
         theirs = nbgrader_scores(copies["nbgrader"], args.assignment, list(kinds))
-        mine = {s: load_record(copies["course"], args.assignment, s).score for s in kinds}
+        records = {s: load_record(copies["course"], args.assignment, s) for s in kinds}
         for student, want in expected.items():
-            assert mine[student] == want.score == theirs[student], (student, mine, theirs)
+            record = records[student]
+            assert record.score == want.score == theirs[student], (student, record, theirs)
         n = args.students
         base_rate = n / results["nbgrader"][0]
         lines = [f"{n} submissions of `{args.assignment}` (torch-importing), {os.cpu_count()} "

@@ -123,6 +123,11 @@ def test_unfinished_and_silently_failed_cells_get_errors() -> None:
     assert nb.cells[2].outputs[0]["ename"] == "TimeLimitExceeded"
     assert execution.tampering == ["cell 1: an error was raised but not shown"]
 
+    quiet_exit = Execution("ok", finished={0: True})  # os._exit(0) in cell 0
+    apply_execution(nb, quiet_exit)
+    assert quiet_exit.status == "error" and "before cell 1" in quiet_exit.reason
+    assert nb.cells[1].outputs[0]["ename"] == "NotExecuted"
+
 
 def test_offline_maths_replaces_the_cdn() -> None:
     html = ('<html><head><script src="https://cdnjs.cloudflare.com/ajax/libs/mathjax/2.7.7/'

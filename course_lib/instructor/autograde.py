@@ -8,9 +8,10 @@ For each student, in one of ``workers`` threads (each owning a warm :class:`Sand
    notebook; dropped from the copy so nbgrader scores it 0), ``tampered`` (a protected cell --
    a test or read-only cell -- deleted, duplicated or edited, compared with the released
    version; nbgrader's OverwriteCells then restores the instructor's version, re-adding deleted
-   cells);
+   cells; or an answer cell that the checkers' ``suspicious_code`` flags);
 3. run nbgrader's own ``Autograde`` converter with its executor replaced by
-   :class:`SandboxExecute` (``timeout`` / ``error`` come from the sandbox run);
+   :class:`SandboxExecute` (``timeout`` / ``error`` come from the sandbox run, ``tampered``
+   also from IPython tricks and from the checkers' ``TamperError``);
 4. read the scores back from nbgrader's gradebook and write one JSON record per student,
    atomically (write, then rename). A rerun skips students whose record matches their
    submission's hash, so an interrupted run resumes and gives the same grades.
@@ -153,6 +154,22 @@ def _read_notebook(path: Path) -> dict[str, Any] | None:
     return nb
 
 
+def suspicious_answers(submitted: dict[str, Any]) -> list[str]:
+    """Answer cells whose code reaches for what an answer never needs (``sys``, ``setattr``,
+    ``get_ipython``, assignments to ``np.``/``torch.`` attributes...), per the checkers' own
+    :func:`course_lib.grading.guard.suspicious_code`. Flagged for a human, not penalised."""
+    from course_lib.grading.guard import suspicious_code
+
+    problems = []
+    for cell in submitted.get("cells", []):
+        if cell.get("cell_type") == "code" and _nbgrader_meta(cell).get("solution"):
+            reasons = suspicious_code(_source(cell))
+            if reasons:
+                grade_id = _nbgrader_meta(cell).get("grade_id")
+                problems.append(f"answer {grade_id!r} {', '.join(reasons[:3])}")
+    return problems
+
+
 def precheck(course: Course, assignment: str, folder: Path) -> dict[str, tuple[str, str]]:
     """Notebook -> (provisional status, reason); drops invalid notebooks from ``folder``."""
     result = {}
@@ -167,7 +184,7 @@ def precheck(course: Course, assignment: str, folder: Path) -> dict[str, tuple[s
             result[notebook] = ("invalid", "not a readable Jupyter notebook")
             continue
         released = json.loads((course.root / "release" / assignment / path.name).read_text())
-        problems = tamper_report(nb, released)
+        problems = tamper_report(nb, released) + suspicious_answers(nb)
         result[notebook] = ("tampered", "; ".join(problems)) if problems else ("ok", "")
     return result
 
@@ -199,6 +216,7 @@ class Grader:
         shutil.copytree(submitted, staged)
         statuses = precheck(course, assignment, staged)
         executions: dict[str, Any] = {}
+        grader_error = ""
         with self.lock:
             if any(s not in ("missing", "invalid") for s, _ in statuses.values()):
                 grader_error = self._run_nbgrader(student, executions)
@@ -212,7 +230,8 @@ class Grader:
                     statuses[notebook] = (execution.status, reasons)
                 elif execution.tampering:
                     statuses[notebook] = ("tampered", reasons)
-            parts = self._scores(student)
+            # After a failed nbgrader run the gradebook may hold an older grading: ignore it.
+            parts = self._scores(student, graded=not grader_error)
         shutil.rmtree(course.root / INPUT_DIR / student, ignore_errors=True)
         worst = min((s for s, _ in statuses.values()), key=STATUSES.index, default="missing")
         reason = "; ".join(f"{nb}: {r}" for nb, (s, r) in statuses.items() if r)
@@ -268,7 +287,7 @@ class Grader:
             return f"nbgrader could not grade this submission: {exc} ({' | '.join(log[-4:])})"
         return ""
 
-    def _scores(self, student: str) -> dict[str, list[float]]:
+    def _scores(self, student: str, graded: bool) -> dict[str, list[float]]:
         """grade id -> [score, max score] from the gradebook; 0 where nothing was graded."""
         from nbgrader.api import Gradebook, MissingEntry
 
@@ -277,8 +296,8 @@ class Grader:
             for notebook in gb.find_assignment(self.assignment).notebooks:
                 for cell in notebook.grade_cells:
                     parts[cell.name] = [0.0, float(cell.max_score)]
-                if not (self.course.root / INPUT_DIR / student / self.assignment /
-                        f"{notebook.name}.ipynb").exists():
+                if not graded or not (self.course.root / INPUT_DIR / student /
+                                      self.assignment / f"{notebook.name}.ipynb").exists():
                     continue  # missing/invalid: stale gradebook entries must not count
                 try:
                     grades = gb.find_submission_notebook(notebook.name, self.assignment,

@@ -146,7 +146,7 @@ KINDS: dict[str, tuple[Build, str, Callable[[Points], float]]] = {
         copy.deepcopy(r), "get_ipython().input_transformers_cleanup.append(lambda lines: [])"),
         "tampered", lambda p: 0.0),
     "monkeypatch": (lambda r, s: _prepend_to_first_solution(copy.deepcopy(r), MONKEYPATCH),
-                    "ok", lambda p: 0.0),
+                    "tampered", lambda p: 0.0),
     "snooping": (lambda r, s: _prepend_to_first_solution(copy.deepcopy(r), SNOOP),
                  "ok", lambda p: 0.0),
     "missing": (lambda r, s: None, "missing", lambda p: 0.0),

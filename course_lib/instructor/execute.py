@@ -55,9 +55,15 @@ def apply_execution(nb: NotebookNode, execution: Execution) -> None:
 
     A cell that never finished (time limit, dead kernel) gets an error output saying why, so
     nbgrader scores its test as failed instead of as passed-with-no-output; a cell that failed
-    without showing an error (a hidden traceback) gets one too, and is noted in
-    ``execution.tampering``.
+    without showing an error (a hidden traceback) gets one too; both it and a ``TamperError``
+    from the checkers' guard are noted in ``execution.tampering``. A kernel that exited cleanly
+    before the last cell (``os._exit(0)``) turns an ``ok`` execution into an ``error``.
     """
+    unfinished = [i for i, cell in enumerate(nb.cells)
+                  if cell.cell_type == "code" and i not in execution.finished]
+    if execution.status == "ok" and unfinished:
+        execution.status = "error"
+        execution.reason = f"the kernel exited before cell {unfinished[0]} (os._exit(0)?)"
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
@@ -75,6 +81,10 @@ def apply_execution(nb: NotebookNode, execution: Execution) -> None:
         elif not execution.finished[index] and not has_error:
             outputs.append(_error("HiddenError", "the cell failed but its error was suppressed"))
             execution.tampering.append(f"cell {index}: an error was raised but not shown")
+        tamper_errors = [o for o in outputs
+                         if o["output_type"] == "error" and o["ename"] == "TamperError"]
+        if tamper_errors:  # the checkers' guard saw a library or checker function rebound
+            execution.tampering.append(f"cell {index}: {tamper_errors[0]['evalue'][:200]}")
         cell.outputs = [from_dict(o) for o in outputs]
         cell.execution_count = execution.counts.get(index)
 

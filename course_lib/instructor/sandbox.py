@@ -40,8 +40,10 @@ from .course import CourseError
 from .zygote import HARNESS_FAILED, SCRATCH_DIRS
 
 SANDBOX_HOME = "/home/student"
-# What the zygote imports before forking: everything an exercise notebook imports first.
-PRELOAD = ("numpy", "torch", "matplotlib.pyplot", "course_lib", "course_lib.grading")
+# What the zygote imports before forking: the heavy libraries an exercise notebook imports
+# first. Not course_lib.grading: its tamper guard snapshots builtins when imported, and must do
+# so inside the notebook's IPython shell (which installs its own exit/quit), as in Jupyter.
+PRELOAD = ("numpy", "torch", "matplotlib.pyplot", "course_lib")
 # Hidden whatever the course: home directories and shared scratch space.
 ALWAYS_HIDDEN = ("/root", "/home", "/tmp", "/var/tmp")
 
