@@ -98,14 +98,16 @@ def save_record(course: Course, record: Record) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def _nbgrader_meta(cell: dict[str, Any]) -> dict[str, Any]:
+def nbgrader_meta(cell: dict[str, Any]) -> dict[str, Any]:
+    """A cell's nbgrader metadata (grade_id, grade, solution, locked, points), or {}."""
     meta = cell.get("metadata", {}).get("nbgrader", {})
     return meta if isinstance(meta, dict) else {}
 
 
-def _source(cell: dict[str, Any]) -> str:
+def cell_source(cell: dict[str, Any]) -> str:
+    """A cell's source as one string (nbformat files may store it as a list of lines)."""
     source = cell.get("source", "")
-    return (source if isinstance(source, str) else "".join(source)).rstrip()
+    return source if isinstance(source, str) else "".join(source)
 
 
 def tamper_report(submitted: dict[str, Any], released: dict[str, Any]) -> list[str]:
@@ -116,16 +118,16 @@ def tamper_report(submitted: dict[str, Any], released: dict[str, Any]) -> list[s
     nbgrader flags.
     """
     def flags(cell: dict[str, Any]) -> tuple:
-        meta = _nbgrader_meta(cell)
+        meta = nbgrader_meta(cell)
         return tuple(meta.get(k) for k in ("grade", "solution", "locked", "points"))
 
     protected = {}
     for cell in released.get("cells", []):
-        meta = _nbgrader_meta(cell)
+        meta = nbgrader_meta(cell)
         if meta.get("locked") or (meta.get("grade") and not meta.get("solution")):
             protected[meta.get("grade_id")] = cell
     cells = [c for c in submitted.get("cells", []) if isinstance(c, dict)]
-    found = Counter(_nbgrader_meta(c).get("grade_id") for c in cells)
+    found = Counter(nbgrader_meta(c).get("grade_id") for c in cells)
     problems = []
     for grade_id, cell in protected.items():
         if found[grade_id] == 0:
@@ -133,8 +135,9 @@ def tamper_report(submitted: dict[str, Any], released: dict[str, Any]) -> list[s
         elif found[grade_id] > 1:
             problems.append(f"cell {grade_id!r} duplicated")
         else:
-            mine = next(c for c in cells if _nbgrader_meta(c).get("grade_id") == grade_id)
-            if (_source(mine) != _source(cell) or mine.get("cell_type") != cell.get("cell_type")
+            mine = next(c for c in cells if nbgrader_meta(c).get("grade_id") == grade_id)
+            if (cell_source(mine).rstrip() != cell_source(cell).rstrip()
+                    or mine.get("cell_type") != cell.get("cell_type")
                     or flags(mine) != flags(cell)):
                 problems.append(f"cell {grade_id!r} edited")
     return problems
@@ -162,10 +165,10 @@ def suspicious_answers(submitted: dict[str, Any]) -> list[str]:
 
     problems = []
     for cell in submitted.get("cells", []):
-        if cell.get("cell_type") == "code" and _nbgrader_meta(cell).get("solution"):
-            reasons = suspicious_code(_source(cell))
+        if cell.get("cell_type") == "code" and nbgrader_meta(cell).get("solution"):
+            reasons = suspicious_code(cell_source(cell))
             if reasons:
-                grade_id = _nbgrader_meta(cell).get("grade_id")
+                grade_id = nbgrader_meta(cell).get("grade_id")
                 problems.append(f"answer {grade_id!r} {', '.join(reasons[:3])}")
     return problems
 

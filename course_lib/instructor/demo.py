@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .autograde import Record, autograde
+from .autograde import Record, autograde, cell_source, nbgrader_meta
 from .course import PROJECT_ROOT, Course
 from .grades import write_grades
 from .sandbox import Limits
@@ -42,50 +42,43 @@ class Points:
     tail: float
 
 
-def _meta(cell: dict[str, Any]) -> dict[str, Any]:
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
 def _is_test(cell: dict[str, Any]) -> bool:
-    return bool(_meta(cell).get("grade")) and not _meta(cell).get("solution")
+    return bool(nbgrader_meta(cell).get("grade")) and not nbgrader_meta(cell).get("solution")
 
 
 def _is_solution(cell: dict[str, Any]) -> bool:
-    return bool(_meta(cell).get("solution")) and cell.get("cell_type") == "code"
+    return bool(nbgrader_meta(cell).get("solution")) and cell.get("cell_type") == "code"
 
 
 def points(released: Notebook) -> Points:
     cells = released["cells"]
     last = max(i for i, c in enumerate(cells) if _is_solution(c))
-    tests = [(i, float(_meta(c).get("points", 0))) for i, c in enumerate(cells) if _is_test(c)]
+    tests = [(i, float(nbgrader_meta(c).get("points", 0)))
+             for i, c in enumerate(cells) if _is_test(c)]
     return Points(sum(p for _, p in tests), sum(p for i, p in tests if i > last))
-
-
-def _source(cell: dict[str, Any]) -> str:
-    source = cell["source"]
-    return source if isinstance(source, str) else "".join(source)
 
 
 def _solved(released: Notebook, solution: Notebook, *, skip_last: bool = False) -> Notebook:
     """The released notebook with the instructor's solutions pasted into its solution cells."""
-    answers = {_meta(c).get("grade_id"): _source(c) for c in solution["cells"] if _is_solution(c)}
+    answers = {nbgrader_meta(c).get("grade_id"): cell_source(c)
+               for c in solution["cells"] if _is_solution(c)}
     nb = copy.deepcopy(released)
     solution_cells = [c for c in nb["cells"] if _is_solution(c)]
     for cell in solution_cells[:-1] if skip_last else solution_cells:
-        cell["source"] = answers[_meta(cell)["grade_id"]]
+        cell["source"] = answers[nbgrader_meta(cell)["grade_id"]]
     return nb
 
 
 def _append_to_solution(nb: Notebook, code: str, *, last: bool = True) -> Notebook:
     cells = [c for c in nb["cells"] if _is_solution(c)]
     cell = cells[-1] if last else cells[0]
-    cell["source"] = _source(cell) + "\n" + code
+    cell["source"] = cell_source(cell) + "\n" + code
     return nb
 
 
 def _prepend_to_first_solution(nb: Notebook, code: str) -> Notebook:
     cell = next(c for c in nb["cells"] if _is_solution(c))
-    cell["source"] = code + "\n" + _source(cell)
+    cell["source"] = code + "\n" + cell_source(cell)
     return nb
 
 

@@ -5,14 +5,15 @@ run. The zygote imports the heavy modules once, then ``fork()``s a fresh child p
 each child starts with torch already in memory (copy-on-write) and pays nothing for it.
 
 Why this is still isolation: the zygote runs inside a bubblewrap sandbox (no network, hidden
-course files, unprivileged user, see :mod:`sandbox`). Between two submissions it kills every other
+course files, no capabilities, see :mod:`sandbox`). Between two submissions it kills every other
 process in the sandbox's PID namespace and empties the writable directories, so nothing one
 student leaves behind (a daemon, a file in /tmp) reaches the next. The zygote itself never reads a
 student's notebook or output -- the child reads its notebook from disk and writes its results
 straight to the pipe -- so a child's copy of the zygote's memory holds no other student's data.
 
 Protocol, one JSON object per line:
-  host -> zygote (stdin):  {"job": DIR, "limit_s": S, "mem_bytes": M, "output_bytes": N}
+  host -> zygote (stdin):  {"job": DIR, "notebook": FILE, "limit_s": S, "mem_bytes": M,
+                            "output_bytes": N}   (N: output bytes allowed per cell)
   zygote/child -> host (stdout):
     {"t": "ready"}                                   once, after the preloads
     {"t": "out", "cell": I, "output": {...}}         an nbformat output of code cell I
