@@ -363,13 +363,16 @@ def autograde(course: Course, assignment: str, *, limits: Limits | None = None,
 
     threads = [threading.Thread(target=work, daemon=True)
                for _ in range(max(1, min(workers, todo.qsize())))]
+    from nbformat.warnings import MissingIDFieldWarning
     from sqlalchemy.exc import SAWarning
 
     try:
         with warnings.catch_warnings():
             # nbgrader's gradebook emits SQLAlchemy "not in session" warnings on every new
-            # submission; they are about its internals and would bury the progress bar.
+            # submission, and the test cells it re-inserts have no cell id; both are about its
+            # internals and would bury the progress bar.
             warnings.simplefilter("ignore", SAWarning)
+            warnings.simplefilter("ignore", MissingIDFieldWarning)
             for thread in threads:
                 thread.start()
             for thread in threads:

@@ -131,6 +131,7 @@ class _PidsCgroup:
                 continue
             if base.name == "cgroup" and "pids" not in _read(base / "cgroup.subtree_control"):
                 continue
+            _remove_stale(base)
             try:
                 (base / name).mkdir()
                 (base / name / "pids.max").write_text(str(max_pids))
@@ -147,9 +148,27 @@ class _PidsCgroup:
             (self.path / "cgroup.procs").write_text(str(os.getpid()))
 
     def remove(self) -> None:
-        if self.path is not None:
-            with contextlib.suppress(OSError):
+        """Remove the cgroup once its processes are gone (they die just after bwrap)."""
+        if self.path is None:
+            return
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline:
+            try:
                 self.path.rmdir()
+                return
+            except OSError:
+                time.sleep(0.05)
+
+
+def _remove_stale(base: Path, age_s: float = 3600.0) -> None:
+    """Remove our cgroups left behind by a grader that was killed (rmdir fails on live ones).
+
+    Only old ones: a fresh one may belong to a run that has not put its sandbox in it yet.
+    """
+    for stale in base.glob("course-sandbox-*"):
+        with contextlib.suppress(OSError):
+            if time.time() - stale.stat().st_mtime > age_s:
+                stale.rmdir()
 
 
 def _read(path: Path) -> str:
