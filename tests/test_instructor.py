@@ -329,10 +329,17 @@ def test_synthetic_class_every_status_and_score_even_after_a_crash(course: Cours
     # The grades CSV has every student with a status and a score per part.
     with open(write_grades(course, ASSIGNMENT)) as f:
         rows = {row["student_id"]: row for row in csv.DictReader(f)}
+    parts = ("test_square", "test_norm", "test_count")
     for student, want in expected.items():
         assert rows[student]["status"] == want.status
-        parts = sum(float(rows[student][p]) for p in ("test_square", "test_norm", "test_count"))
-        assert parts == want.score
+        assert sum(float(rows[student][p]) for p in parts) == want.score
+    per_part = {kind: [rows[student][f"{p} status"] for p in parts]
+                for student, kind in kinds.items()}
+    assert per_part["correct"] == ["passed"] * 3
+    assert per_part["blank"] == ["failed"] * 3
+    assert per_part["hanging"] == ["passed", "passed", "not run"]  # the last answer hangs
+    assert per_part["missing"] == ["missing"] * 3
+    assert per_part["invalid"] == ["invalid"] * 3
     assert all(r.max_score == 6 for r in result)
 
 

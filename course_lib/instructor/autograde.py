@@ -57,6 +57,9 @@ class Record:
     score: float
     max_score: float
     parts: dict[str, list[float]] = field(default_factory=dict)  # grade id -> [score, max]
+    # grade id -> passed / partial / failed / not run / tampered, or the notebook's status
+    # (missing, invalid, error) when it did not run at all
+    part_status: dict[str, str] = field(default_factory=dict)
     notebooks: dict[str, str] = field(default_factory=dict)      # notebook -> status
     reason: str = ""
     sha256: str = ""
@@ -238,9 +241,16 @@ class Grader:
         shutil.rmtree(course.root / INPUT_DIR / student, ignore_errors=True)
         worst = min((s for s, _ in statuses.values()), key=STATUSES.index, default="missing")
         reason = "; ".join(f"{nb}: {r}" for nb, (s, r) in statuses.items() if r)
+        tests = {gid: t for e in executions.values() for gid, t in e.tests.items()}
+        part_status = {}
+        for gid, (score, top) in parts.items():
+            outcome = tests.get(gid, worst)
+            partial = outcome == "passed" and score < top
+            part_status[gid] = "partial" if partial else outcome
         return Record(student, assignment, worst,
                       score=sum(s for s, _ in parts.values()),
                       max_score=sum(m for _, m in parts.values()), parts=parts,
+                      part_status=part_status,
                       notebooks={nb: s for nb, (s, _) in statuses.items()}, reason=reason,
                       sha256=digest,
                       seconds=round(sum(e.seconds for e in executions.values()), 3))

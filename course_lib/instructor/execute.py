@@ -87,6 +87,21 @@ def apply_execution(nb: NotebookNode, execution: Execution) -> None:
             execution.tampering.append(f"cell {index}: {tamper_errors[0]['evalue'][:200]}")
         cell.outputs = [from_dict(o) for o in outputs]
         cell.execution_count = execution.counts.get(index)
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution"):
+            execution.tests[meta["grade_id"]] = _test_outcome(outputs)
+
+
+def _test_outcome(outputs: list[dict[str, Any]]) -> str:
+    """What happened to one test cell, by nbgrader's rule (an error or stderr output fails)."""
+    enames = {o["ename"] for o in outputs if o["output_type"] == "error"}
+    if enames & {"TimeLimitExceeded", "NotExecuted"}:
+        return "not run"
+    if "TamperError" in enames:
+        return "tampered"
+    failed = enames or any(o["output_type"] == "stream" and o["name"] == "stderr"
+                           for o in outputs)
+    return "failed" if failed else "passed"
 
 
 class SandboxExecute(NbGraderPreprocessor):

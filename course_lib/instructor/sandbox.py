@@ -77,6 +77,9 @@ class Execution:
     finished: dict[int, bool] = field(default_factory=dict)
     counts: dict[int, int] = field(default_factory=dict)
     tampering: list[str] = field(default_factory=list)
+    # Filled by execute.apply_execution: test cell grade id -> passed / failed / not run /
+    # tampered.
+    tests: dict[str, str] = field(default_factory=dict)
 
 
 def bwrap_command(job_dir: Path, hidden: list[Path], argv: list[str]) -> list[str]:
