@@ -29,7 +29,13 @@ from course_lib.instructor.execute import apply_execution
 from course_lib.instructor.feedback import external_fetches, find_mathjax, offline_maths
 from course_lib.instructor.grades import write_grades
 from course_lib.instructor.lms import import_submissions, match, normalise_id
-from course_lib.instructor.sandbox import Execution, Limits, _PidsCgroup
+from course_lib.instructor.sandbox import (
+    Execution,
+    Limits,
+    SandboxUnavailable,
+    _PidsCgroup,
+    bwrap_command,
+)
 
 FIXTURES = Path(__file__).parent / "instructor_fixtures"
 ASSIGNMENT = "00_mini"
@@ -173,6 +179,23 @@ def test_release_and_collect_through_nbgraders_exchange(course: Course, tmp_path
     collected = list((course.root / "submitted").glob(f"*/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"))
     assert any(p.read_text() == (student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()
                for p in collected)
+
+
+def test_a_missing_bubblewrap_is_one_clear_sentence(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(SandboxUnavailable, match="apt-get install bubblewrap"):
+        bwrap_command(tmp_path, [], ["python"])
+
+
+def test_the_sandbox_hides_the_course_and_exposes_only_the_job_dir(tmp_path: Path) -> None:
+    if not HAS_BWRAP:
+        pytest.skip("bubblewrap missing: make system-deps")
+    cmd = bwrap_command(tmp_path / "job", [tmp_path / "course"], ["python"])
+    assert ["--unshare-all", "--die-with-parent"] == cmd[cmd.index("--unshare-all"):][:2]
+    assert cmd[cmd.index("--bind") + 1:][:2] == [str(tmp_path / "job"), "/home/student"]
+    assert "--bind" not in cmd[cmd.index("--bind") + 1:]  # the only writable mount
+    hidden = [cmd[i + 1] for i, arg in enumerate(cmd) if arg == "--remount-ro"]
+    assert "/root" in hidden and "/home" in hidden
 
 
 # ------------------------------------------------------------------------------------------
