@@ -45,6 +45,8 @@ from .sandbox import Limits, SandboxUnavailable, SandboxWorker
 # Worst first: a student's status is the worst of their notebooks'.
 STATUSES = ("missing", "invalid", "error", "timeout", "tampered", "ok")
 INPUT_DIR = "autograde_input"
+# The workers' job directories; whatever a killed run left there is removed by the next run.
+SCRATCH_DIR = "sandboxes"
 
 
 @dataclass
@@ -208,7 +210,7 @@ class Grader:
         hidden = [course.root, course.solutions, PROJECT_ROOT]
         if course.exchange is not None:
             hidden.append(Path(course.exchange))
-        self.worker = SandboxWorker(hidden, limits)
+        self.worker = SandboxWorker(hidden, limits, scratch=course.root / SCRATCH_DIR)
 
     def close(self) -> None:
         self.worker.close()
@@ -355,6 +357,9 @@ def autograde(course: Course, assignment: str, *, limits: Limits | None = None,
                disable=not progress)
     lock = threading.Lock()
     failures: list[BaseException] = []
+    # Left by a run that was killed (one run at a time per class directory, like nbgrader's).
+    shutil.rmtree(course.root / SCRATCH_DIR, ignore_errors=True)
+    shutil.rmtree(course.root / INPUT_DIR, ignore_errors=True)
 
     def work() -> None:
         grader = Grader(course, assignment, limits, lock)

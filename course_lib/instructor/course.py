@@ -8,6 +8,7 @@ Layout (nbgrader's own, under ``--course-dir``, default ``./course``)::
     autograded/, feedback/      nbgrader's outputs
     gradebook.db                nbgrader's gradebook
     grading/<assignment>/<student>.json  one result record per student (``course autograde``)
+    autograde_input/, sandboxes/  scratch space of a ``course autograde`` run
 
 Settings come from the project's ``nbgrader_config.py`` (course id, ignores, ``Execute.timeout``);
 only the directories are redirected to the class directory.

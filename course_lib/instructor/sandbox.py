@@ -185,16 +185,20 @@ class SandboxWorker:
     """A warm sandbox that executes notebooks one at a time.
 
     ``hidden``: paths the submissions must not see (course dir, project, gradebook...).
+    ``scratch``: where the worker keeps its job directory and log (default: the system's temp
+    directory); a hidden path may hold it, since the job directory is mounted back on top.
     Use as a context manager; :meth:`run` restarts the sandbox if a submission broke it.
     """
 
     def __init__(self, hidden: list[Path], limits: Limits, *, preload: tuple[str, ...] = PRELOAD,
-                 start_timeout_s: float = 120.0) -> None:
+                 scratch: Path | None = None, start_timeout_s: float = 120.0) -> None:
         self.hidden = hidden
         self.limits = limits
         self.preload = preload
         self.start_timeout_s = start_timeout_s
-        self.root = Path(tempfile.mkdtemp(prefix="course-sandbox-"))
+        if scratch is not None:
+            scratch.mkdir(parents=True, exist_ok=True)
+        self.root = Path(tempfile.mkdtemp(prefix="worker-", dir=scratch))
         self.job_dir = self.root / "job"
         self.proc: subprocess.Popen[bytes] | None = None
         self.cgroup: _PidsCgroup | None = None
