@@ -22,30 +22,27 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def map_leaves(fn: Callable[[Any], Any], value: Any) -> Any:
+    """Apply ``fn`` to every leaf of ``value``, keeping tuples, named tuples, lists and dicts."""
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a NamedTuple keeps its type
+        return type(value)(*(map_leaves(fn, v) for v in value))
+    if isinstance(value, (tuple, list)):
+        return type(value)(map_leaves(fn, v) for v in value)
+    if isinstance(value, dict):
+        return {k: map_leaves(fn, v) for k, v in value.items()}
+    return fn(value)
+
+
 def to_numpy(value: Any) -> Any:
     """Convert tensors (also inside tuples, named tuples, lists and dicts) to numpy arrays."""
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().numpy()
-    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a NamedTuple keeps its type
-        return type(value)(*(to_numpy(v) for v in value))
-    if isinstance(value, (tuple, list)):
-        return type(value)(to_numpy(v) for v in value)
-    if isinstance(value, dict):
-        return {k: to_numpy(v) for k, v in value.items()}
-    return value
+    return map_leaves(
+        lambda v: v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v, value
+    )
 
 
-def to_torch(value: Any) -> Any:
+def to_tensors(value: Any) -> Any:
     """Convert numpy arrays (also inside containers) to tensors that share their memory."""
-    if isinstance(value, np.ndarray):
-        return torch.from_numpy(value)
-    if isinstance(value, tuple) and hasattr(value, "_fields"):
-        return type(value)(*(to_torch(v) for v in value))
-    if isinstance(value, (tuple, list)):
-        return type(value)(to_torch(v) for v in value)
-    if isinstance(value, dict):
-        return {k: to_torch(v) for k, v in value.items()}
-    return value
+    return map_leaves(lambda v: torch.from_numpy(v) if isinstance(v, np.ndarray) else v, value)
 
 
 def _has_numpy(value: Any) -> bool:
@@ -69,7 +66,7 @@ def numpy_io(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not (_has_numpy(args) or _has_numpy(kwargs)):
             return fn(*args, **kwargs)
-        result = fn(*to_torch(args), **to_torch(kwargs))
+        result = fn(*to_tensors(args), **to_tensors(kwargs))
         return to_numpy(result)
 
     return wrapper  # type: ignore[return-value]

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..device import default_device, numpy_io, to_numpy
+from ..device import default_device, map_leaves, numpy_io, to_numpy
 from . import guard
 from .compare import compare
 
@@ -145,15 +145,9 @@ class Failure:
 
 
 def _to_device(value: Any, device: torch.device) -> Any:
-    if isinstance(value, (torch.Tensor, torch.nn.Module)):
-        return value.to(device)
-    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a NamedTuple keeps its type
-        return type(value)(*(_to_device(v, device) for v in value))
-    if isinstance(value, (list, tuple)):
-        return type(value)(_to_device(v, device) for v in value)
-    if isinstance(value, dict):
-        return {k: _to_device(v, device) for k, v in value.items()}
-    return value
+    return map_leaves(
+        lambda v: v.to(device) if isinstance(v, (torch.Tensor, torch.nn.Module)) else v, value
+    )
 
 
 def _prepare(case: Case, *, numpy_part: bool, device: torch.device) -> Case:
