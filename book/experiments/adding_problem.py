@@ -6,7 +6,7 @@ The target, read from the last step's output, is the sum of the two marked value
 predicting 1 (the target's mean) gives MSE = Var(u1 + u2) = 2/12 ≈ 0.167; a network only beats
 that by remembering the first marked value for at least T/2 steps.
 
-The layers are torch.nn's by default (``--impl course`` runs course_lib.layers instead, about 3x
+The layers are torch.nn's by default (``--impl course`` runs course_lib.layers instead, 2-3x
 slower at this tiny width, beyond the experiment's few-minute budget).
 
 Run from the repository root (about 3 minutes on one CPU core)::

@@ -22,7 +22,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 # "course": course_lib.layers, the layers the course builds (same function as torch.nn, tested to
 # 1e-10; Keras initialisers), with the time loop in Python. "torch": torch.nn's fused kernels,
 # used where the loop's overhead would break the CPU budget: for tiny layers (H = 32) the course
-# LSTM is about 3x slower per step than nn.LSTM, for H = 100-128 about 1.5x.
+# LSTM is 2-3x slower per step than nn.LSTM (per-step Python overhead dominates), for H = 128
+# about as fast (bench/bench_lstm.py).
 IMPLEMENTATIONS = ("torch", "course")
 _TORCH = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 _COURSE = {"rnn": layers.RNN, "lstm": layers.LSTM, "gru": layers.GRU}
