@@ -23,61 +23,35 @@ Every function accepts torch tensors on any device, or numpy arrays (numpy in �
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
-from .cells import gru_cell_forward, lstm_cell_forward, rnn_cell_forward
+from .caches import (
+    GRUCache,
+    LSTMCache,
+    RNNCache,
+    gru_cell_forward_cached,
+    gru_forward_cached,
+    lstm_cell_forward_cached,
+    lstm_forward_cached,
+    rnn_cell_forward_cached,
+    rnn_forward_cached,
+)
 from .checks import check_args
 from .device import numpy_io
 
 Grads = dict[str, Tensor]
 
-
-class RNNCache(NamedTuple):
-    """What :func:`rnn_cell_backward` needs from one forward step (inputs and the new state)."""
-
-    x: Tensor
-    h_prev: Tensor
-    W_x: Tensor
-    W_h: Tensor
-    b: Tensor | None
-    h: Tensor
-
-
-class LSTMCache(NamedTuple):
-    """Inputs of one LSTM step followed by the fields of :class:`~course_lib.cells.LSTMStep`."""
-
-    x: Tensor
-    h_prev: Tensor
-    c_prev: Tensor
-    W_x: Tensor
-    W_h: Tensor
-    b: Tensor | None
-    h: Tensor
-    c: Tensor
-    i: Tensor
-    f: Tensor
-    g: Tensor
-    o: Tensor
-
-
-class GRUCache(NamedTuple):
-    """Inputs of one GRU step, its form, then the fields of :class:`~course_lib.cells.GRUStep`."""
-
-    x: Tensor
-    h_prev: Tensor
-    W_x: Tensor
-    W_h: Tensor
-    b_x: Tensor | None
-    b_h: Tensor | None
-    reset_after: bool
-    h: Tensor
-    r: Tensor
-    z: Tensor
-    n: Tensor
-    hn: Tensor
+# The cached forwards live in :mod:`course_lib.caches` (exercise 3 gives that module to students
+# without these backward passes); they are part of this module's API because every backward
+# pass here takes their caches.
+__all__ = [
+    "GRUCache", "Grads", "LSTMCache", "RNNCache",
+    "gru_backward", "gru_cell_backward", "gru_cell_forward_cached", "gru_forward_cached",
+    "lstm_backward", "lstm_cell_backward", "lstm_cell_forward_cached", "lstm_forward_cached",
+    "rnn_backward", "rnn_cell_backward", "rnn_cell_forward_cached", "rnn_forward_cached",
+]  # fmt: skip
 
 
 def _linear_backward(da: Tensor, u: Tensor, W: Tensor) -> tuple[Tensor, Tensor]:
@@ -88,21 +62,6 @@ def _linear_backward(da: Tensor, u: Tensor, W: Tensor) -> tuple[Tensor, Tensor]:
 # ---------------------------------------------------------------------------------------------
 # Elman RNN
 # ---------------------------------------------------------------------------------------------
-
-
-@numpy_io
-def rnn_cell_forward_cached(
-    x: Tensor, h_prev: Tensor, W_x: Tensor, W_h: Tensor, b: Tensor | None = None
-) -> tuple[Tensor, RNNCache]:
-    """:func:`~course_lib.cells.rnn_cell_forward` that also returns its cache.
-
-    Shapes: x ``(B, D)``, h_prev ``(B, H)``, W_x ``(D, H)``, W_h ``(H, H)``, b ``(H,)`` or None.
-
-    Returns:
-        ``(h, cache)``: the new state ``(B, H)`` and an :class:`RNNCache`.
-    """
-    h = rnn_cell_forward(x, h_prev, W_x, W_h, b)
-    return h, RNNCache(x, h_prev, W_x, W_h, b, h)
 
 
 @numpy_io
@@ -133,29 +92,6 @@ def rnn_cell_backward(dh: Tensor, cache: RNNCache) -> Grads:
 
 
 @numpy_io
-def rnn_forward_cached(
-    x: Tensor, h0: Tensor, W_x: Tensor, W_h: Tensor, b: Tensor | None = None
-) -> tuple[Tensor, list[RNNCache]]:
-    """Run the Elman cell over a sequence, keeping one cache per step.
-
-    Args:
-        x: ``(B, T, D)`` inputs; h0: ``(B, H)`` initial state; W_x ``(D, H)``; W_h ``(H, H)``;
-        b: ``(H,)`` or None.
-
-    Returns:
-        ``(h_seq, caches)``: every state ``(B, T, H)`` and a list of ``T`` :class:`RNNCache`.
-        ``caches[t].h`` is the very tensor fed to step ``t + 1``, so with autograd on it is the
-        place to ask for ``∂L/∂h_t`` (see :func:`course_lib.gradients.grad_norms_through_time`).
-    """
-    check_args(x=(x, "B T D"), h0=(h0, "B H"), W_x=(W_x, "D H"), W_h=(W_h, "H H"), b=(b, "H"))
-    h, caches = h0, []
-    for t in range(x.shape[1]):
-        h, cache = rnn_cell_forward_cached(x[:, t], h, W_x, W_h, b)
-        caches.append(cache)
-    return torch.stack([c.h for c in caches], dim=1), caches
-
-
-@numpy_io
 def rnn_backward(dh_seq: Tensor, caches: list[RNNCache], dh_T: Tensor | None = None) -> Grads:
     """Backpropagation through time for :func:`rnn_forward_cached`.
 
@@ -178,22 +114,6 @@ def rnn_backward(dh_seq: Tensor, caches: list[RNNCache], dh_T: Tensor | None = N
 # ---------------------------------------------------------------------------------------------
 # LSTM
 # ---------------------------------------------------------------------------------------------
-
-
-@numpy_io
-def lstm_cell_forward_cached(
-    x: Tensor, h_prev: Tensor, c_prev: Tensor, W_x: Tensor, W_h: Tensor, b: Tensor | None = None
-) -> tuple[Tensor, Tensor, LSTMCache]:
-    """:func:`~course_lib.cells.lstm_cell_forward` that also returns its cache.
-
-    Shapes: x ``(B, D)``, h_prev and c_prev ``(B, H)``, W_x ``(D, 4H)``, W_h ``(H, 4H)``,
-    b ``(4H,)`` or None; gate order i, f, g, o.
-
-    Returns:
-        ``(h, c, cache)``: the new states ``(B, H)`` and an :class:`LSTMCache`.
-    """
-    step = lstm_cell_forward(x, h_prev, c_prev, W_x, W_h, b)
-    return step.h, step.c, LSTMCache(x, h_prev, c_prev, W_x, W_h, b, *step)
 
 
 @numpy_io
@@ -237,30 +157,6 @@ def lstm_cell_backward(dh: Tensor, dc: Tensor, cache: LSTMCache) -> Grads:
 
 
 @numpy_io
-def lstm_forward_cached(
-    x: Tensor, h0: Tensor, c0: Tensor, W_x: Tensor, W_h: Tensor, b: Tensor | None = None
-) -> tuple[Tensor, list[LSTMCache]]:
-    """Run the LSTM cell over a sequence, keeping one cache per step.
-
-    Args:
-        x: ``(B, T, D)``; h0, c0: ``(B, H)``; W_x ``(D, 4H)``; W_h ``(H, 4H)``; b ``(4H,)`` or None.
-
-    Returns:
-        ``(h_seq, caches)``: every hidden state ``(B, T, H)`` and a list of ``T``
-        :class:`LSTMCache` (the last cell state is ``caches[-1].c``).
-    """
-    check_args(
-        x=(x, "B T D"), h0=(h0, "B H"), c0=(c0, "B H"),
-        W_x=(W_x, "D 4H"), W_h=(W_h, "H 4H"), b=(b, "4H"),
-    )  # fmt: skip
-    h, c, caches = h0, c0, []
-    for t in range(x.shape[1]):
-        h, c, cache = lstm_cell_forward_cached(x[:, t], h, c, W_x, W_h, b)
-        caches.append(cache)
-    return torch.stack([c.h for c in caches], dim=1), caches
-
-
-@numpy_io
 def lstm_backward(
     dh_seq: Tensor,
     caches: list[LSTMCache],
@@ -287,29 +183,6 @@ def lstm_backward(
 # ---------------------------------------------------------------------------------------------
 # GRU
 # ---------------------------------------------------------------------------------------------
-
-
-@numpy_io
-def gru_cell_forward_cached(
-    x: Tensor,
-    h_prev: Tensor,
-    W_x: Tensor,
-    W_h: Tensor,
-    b_x: Tensor | None = None,
-    b_h: Tensor | None = None,
-    *,
-    reset_after: bool = True,
-) -> tuple[Tensor, GRUCache]:
-    """:func:`~course_lib.cells.gru_cell_forward` that also returns its cache.
-
-    Shapes: x ``(B, D)``, h_prev ``(B, H)``, W_x ``(D, 3H)``, W_h ``(H, 3H)``, b_x and b_h
-    ``(3H,)`` or None; gate order r, z, n; ``reset_after`` picks the cuDNN (True) or Cho form.
-
-    Returns:
-        ``(h, cache)``: the new state ``(B, H)`` and a :class:`GRUCache`.
-    """
-    step = gru_cell_forward(x, h_prev, W_x, W_h, b_x, b_h, reset_after=reset_after)
-    return step.h, GRUCache(x, h_prev, W_x, W_h, b_x, b_h, reset_after, *step)
 
 
 @numpy_io
@@ -369,37 +242,6 @@ def gru_cell_backward(dh: Tensor, cache: GRUCache) -> Grads:
     if cache.b_h is not None:
         grads["db_h"] = da_h.sum(0)
     return grads
-
-
-@numpy_io
-def gru_forward_cached(
-    x: Tensor,
-    h0: Tensor,
-    W_x: Tensor,
-    W_h: Tensor,
-    b_x: Tensor | None = None,
-    b_h: Tensor | None = None,
-    *,
-    reset_after: bool = True,
-) -> tuple[Tensor, list[GRUCache]]:
-    """Run the GRU cell over a sequence, keeping one cache per step.
-
-    Args:
-        x: ``(B, T, D)``; h0: ``(B, H)``; W_x ``(D, 3H)``; W_h ``(H, 3H)``; b_x, b_h ``(3H,)`` or
-        None; reset_after: cuDNN form (True) or Cho et al. form (False).
-
-    Returns:
-        ``(h_seq, caches)``: every state ``(B, T, H)`` and a list of ``T`` :class:`GRUCache`.
-    """
-    check_args(
-        x=(x, "B T D"), h0=(h0, "B H"), W_x=(W_x, "D 3H"), W_h=(W_h, "H 3H"),
-        b_x=(b_x, "3H"), b_h=(b_h, "3H"),
-    )  # fmt: skip
-    h, caches = h0, []
-    for t in range(x.shape[1]):
-        h, cache = gru_cell_forward_cached(x[:, t], h, W_x, W_h, b_x, b_h, reset_after=reset_after)
-        caches.append(cache)
-    return torch.stack([c.h for c in caches], dim=1), caches
 
 
 @numpy_io

@@ -7,12 +7,12 @@ Parts: ``rnn_cell_backward``, ``rnn_backward``, ``numerical_gradient`` and ``rel
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from .. import backward, bptt, gradients
+from ..models import Smooth, TinyRNN
 from . import guard
 from .assignment import Assignment
 from .check import Case, Check, Variant
@@ -85,29 +85,9 @@ RNN_BACKWARD = (
 # ------------------------------------------------------------------------- numerical_gradient
 
 
-class Smooth(nn.Module):
-    """A smooth scalar function ``f(x) = Σ tanh(x A) ⊙ C + ½ Σ s ⊙ x²`` for gradient checks.
-
-    Calling it with a numpy array computes in numpy and returns a float, so a numpy
-    ``numerical_gradient`` can use it; with a tensor it computes in torch.
-    """
-
-    def __init__(self, gen: torch.Generator, shape: tuple[int, ...]) -> None:
-        super().__init__()
-        self.A = nn.Parameter(_randn(gen, shape[-1], 3), requires_grad=False)
-        self.C = nn.Parameter(_randn(gen, *shape[:-1], 3), requires_grad=False)
-        self.s = nn.Parameter(_randn(gen, *shape), requires_grad=False)
-
-    def forward(self, x: Tensor | np.ndarray) -> Tensor | float:
-        if isinstance(x, np.ndarray):
-            A, C, s = (p.detach().cpu().numpy() for p in (self.A, self.C, self.s))
-            return float(np.sum(np.tanh(x @ A) * C) + 0.5 * np.sum(s * x**2))
-        return (torch.tanh(x @ self.A) * self.C).sum() + 0.5 * (self.s * x**2).sum()
-
-
 def _function_case(shape: tuple[int, ...], **options: float):
     def make(gen: torch.Generator) -> Case:
-        return Case({"f": Smooth(gen, shape), "x": _randn(gen, *shape)}, dict(options))
+        return Case({"f": Smooth(shape, generator=gen), "x": _randn(gen, *shape)}, dict(options))
 
     return make
 
@@ -163,24 +143,6 @@ RELATIVE_ERROR = (
 )  # fmt: skip
 
 # -------------------------------------------------------------------------------- tbptt_epoch
-
-
-class TinyRNN(nn.Module):
-    """``nn.RNN`` plus a linear read-out: ``model(x, state) -> (y_hat (B, T, 1), h_n)``."""
-
-    def __init__(self, input_size: int = D, hidden_size: int = H,
-                 generator: torch.Generator | None = None) -> None:  # fmt: skip
-        super().__init__()
-        self.rnn = nn.RNN(input_size, hidden_size, batch_first=True, dtype=torch.float64)
-        self.head = nn.Linear(hidden_size, 1, dtype=torch.float64)
-        if generator is not None:
-            with torch.no_grad():
-                for p in self.parameters():
-                    p.copy_(torch.randn(p.shape, generator=generator, dtype=p.dtype) * 0.5)
-
-    def forward(self, x: Tensor, state: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        out, h_n = self.rnn(x, state)
-        return self.head(out), h_n
 
 
 def _training_case(gen: torch.Generator) -> Case:

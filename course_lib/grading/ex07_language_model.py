@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from .. import bptt, decoding, shapes
+from ..models import TinyLM
 from . import guard
 from .assignment import Assignment
 from .check import Case, Check, Variant
@@ -105,24 +106,6 @@ BEAM_SEARCH = (
 )  # fmt: skip
 
 # -------------------------------------------------------------------------------- tbptt_epoch
-
-
-class TinyLM(nn.Module):
-    """A character language model small enough for a test cell: embedding → tanh RNN → linear.
-
-    ``forward(x, state)``: ``x`` ``(B, T)`` token ids, ``state`` ``(1, B, H)`` or None; returns
-    ``(logits (B, T, V), new_state (1, B, H))``.
-    """
-
-    def __init__(self, vocab: int = 5, embed: int = 4, hidden: int = 6, dtype: torch.dtype = F64):
-        super().__init__()
-        self.embed = nn.Embedding(vocab, embed, dtype=dtype)
-        self.rnn = nn.RNN(embed, hidden, batch_first=True, dtype=dtype)
-        self.out = nn.Linear(hidden, vocab, dtype=dtype)
-
-    def forward(self, x: Tensor, state: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        outputs, state = self.rnn(self.embed(x), state)
-        return self.out(outputs), state
 
 
 def _lm_loss(logits: Tensor, y: Tensor) -> Tensor:
