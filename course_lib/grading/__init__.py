@@ -5,8 +5,14 @@ reference on :func:`course_lib.device.default_device` (the GPU when present) and
 function on a copy of the same case on the same device (or as numpy arrays for numpy parts);
 compare (:mod:`.compare`); on a mismatch, run the reference's named *variants* — the reference
 with one plausible mistake built in (:mod:`.variants`) — and name the one the student's output
-matches. Every failure message ends with the seed that reproduces it. Tampering with numpy,
-torch or course_lib from notebook code is detected (:mod:`.guard`).
+matches. Every failure message ends with the seed that reproduces it.
+
+Where checks run: in a student's JupyterLab (and nbgrader's Validate) the test cells call them
+in the notebook's own process, for instant feedback. When a class is graded
+(``course autograde``), the test cells run in the *grader*, a process the student's code cannot
+reach, and the student's functions run in a sandboxed process of their own: the grader sends
+the arguments, gets back only the results (:mod:`.wire`, :mod:`.remote`), and every point comes
+from the grader's comparison. The same code gives both verdicts.
 
 Writing a new assignment ``NN_name``
 ====================================
@@ -17,11 +23,13 @@ Writing a new assignment ``NN_name``
        ASSIGNMENT = Assignment("NN_name", {"part_a": PART_A, ...})
        check = ASSIGNMENT.check      # visible tests: tests.check("part_a", part_a)
        grade = ASSIGNMENT.grade      # hidden tests:  grade("part_a", part_a, points=3)
-       guard.watch_loaded_modules()  # last line: snapshot the references just imported
+       GIVEN = {"TinyLM": TinyLM}    # optional: what `tests.` gives students (course_lib.models)
 
    A part is named after the function the student writes; its checks share its points equally.
    ``make_case(generator) -> Case(args_by_name, options)`` builds small float64 CPU tensors
-   (keep every test cell under 2 s). Variants: ``with_inputs(ref, "W_h is used transposed",
+   (keep every test cell under 2 s); its values must cross to the student's process
+   (:mod:`.wire`: arrays, tensors, numbers, containers, the modules of ``wire.MODULES``).
+   Variants: ``with_inputs(ref, "W_h is used transposed",
    W_h=transpose)``, ``with_output(ref, "tanh is missing", lambda out, args: ...)``, or any
    ``Variant(mistake, fn)``. Use ``observe=`` to compare something other than the return value,
    and ``stand_ins={"earlier_part": reference}`` when the student's function calls the function
@@ -53,11 +61,12 @@ Writing a new assignment ``NN_name``
 
      The ``points=`` argument must equal the cell's nbgrader points: ``grade`` returns the
      points earned as the cell's value, which nbgrader reads as partial credit.
-     The hidden cell imports the checks again under a private name, so a student who rebinds
-     ``tests`` or a checker name in an answer cell changes nothing there; rebinding module
-     attributes (``np.allclose``, ``torch.tanh``, a reference) is caught by :mod:`.guard`;
-     an autograder should also run :func:`.guard.suspicious_code` on every answer cell.
-     Hidden seeds are fresh each run; set ``UNROLLED_GRADING_SEED`` to make a regrade repeat.
+     Test cells run in the grader when a class is graded: they may use the setup cell's
+     names and the student's functions, not variables of the student's other cells. The
+     locked setup cell runs in both processes; a ``course_lib`` module it imports is given to
+     students in the grading sandbox too, so it must hold no reference for a graded part
+     (``tests/test_trusted_grading.py`` checks this for every assignment).
+     Hidden seeds come from :func:`.assignment.fresh_seed`.
 
 3. **Mistakes** — ``solutions/NN_name/mistakes.py`` (never released; nbgrader_config ignores
    it) declares ``MISTAKES = {"P": {"A": {"find": ..., "replace": ..., "expect": ...}, "B":
@@ -67,10 +76,9 @@ Writing a new assignment ``NN_name``
    loses points with the expected phrase. Then run ``make exercises`` and commit exercises/.
 """
 
-from .assignment import Assignment, CheckFailed, fresh_seed
+from .assignment import Assignment, CheckFailed, Verdict, fresh_seed, seeded
 from .check import Case, Check, Failure, Variant, run_check
 from .compare import compare
-from .guard import TamperError
 
 __all__ = [
     "Assignment",
@@ -78,9 +86,10 @@ __all__ = [
     "Check",
     "CheckFailed",
     "Failure",
-    "TamperError",
     "Variant",
+    "Verdict",
     "compare",
     "fresh_seed",
     "run_check",
+    "seeded",
 ]

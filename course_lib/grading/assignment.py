@@ -4,19 +4,26 @@
 with a message the student can act on. ``grade(part, fn, points=...)`` is for the *hidden* test
 cells nbgrader scores: fresh random seeds, every check of the part counted, partial credit
 returned as the cell's value (nbgrader reads a number in a grade cell's output as its score).
+
+Where the seeds come from: ``UNROLLED_GRADING_SEED`` when set (tests, a reproducible regrade);
+else, while a class is graded, a key the grader sets with :func:`seeded` (a course secret, the
+student and their submission's hash), so an unchanged submission gets the same cases on every
+run; else a fresh random seed. The grader runs these test cells in its own process, so none of
+this is visible to the student's code.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import secrets
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from . import guard
 from .check import Check, Failure, run_check
 
 #: Set this to an integer to make the hidden tests' "fresh" seeds reproducible (e.g. a regrade).
@@ -27,10 +34,42 @@ class CheckFailed(AssertionError):
     """A graded function gave a wrong result; the message says what and how to reproduce it."""
 
 
-def fresh_seed() -> int:
-    """A new random seed, or the one fixed by the ``UNROLLED_GRADING_SEED`` environment variable."""
+_seed_key: str | None = None
+
+
+@contextlib.contextmanager
+def seeded(key: str) -> Iterator[None]:
+    """While active, :func:`fresh_seed` derives each part's seed from ``key`` (the grader's)."""
+    global _seed_key
+    saved, _seed_key = _seed_key, key
+    try:
+        yield
+    finally:
+        _seed_key = saved
+
+
+def fresh_seed(part: str = "") -> int:
+    """The seed of ``part``'s hidden cases: ``UNROLLED_GRADING_SEED`` if set, else derived from
+    the key of :func:`seeded`, else a new random one."""
     fixed = os.environ.get(SEED_VARIABLE)
-    return int(fixed) if fixed else secrets.randbelow(2**31)
+    if fixed:
+        return int(fixed)
+    if _seed_key is not None:
+        digest = hashlib.sha256(f"{_seed_key}:{part}".encode()).digest()
+        return int.from_bytes(digest[:4], "big") % 2**31
+    return secrets.randbelow(2**31)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the hidden tests of one part decided: points earned and the report behind them."""
+
+    part: str
+    earned: float
+    points: float
+    passed: int
+    checks: int
+    report: str
 
 
 @contextlib.contextmanager
@@ -76,28 +115,17 @@ class Assignment:
                 raise CheckFailed(f"{part} — {failure}\n{_reproduce(part, seed)}")
         print(f"{part}: all {len(checks)} checks passed on the random case with seed={seed}.")
 
-    def grade(
-        self,
-        part: str,
-        fn: Callable[..., Any],
-        *,
-        points: float,
-        trials: int = 2,
-        seed: int | None = None,
-    ) -> float:
-        """Hidden test: score ``part`` out of ``points`` on ``trials`` fresh random cases.
+    def score(self, part: str, fn: Callable[..., Any], *, points: float, trials: int = 2,
+              seed: int | None = None) -> Verdict:  # fmt: skip
+        """Score ``part`` out of ``points`` on ``trials`` fresh random cases per check.
 
-        Each check earns its share of the points only if it passes on every trial. Returns the
-        points earned (the cell's value, which nbgrader takes as partial credit) after printing
-        what failed; raises :class:`CheckFailed` when nothing passed, so the cell shows an error,
-        and :class:`.guard.TamperError` when notebook code replaced a function grading relies on.
+        Each check earns its share of the points only if it passes on every trial.
         """
-        base = fresh_seed() if seed is None else seed
+        base = fresh_seed(part) if seed is None else seed
         checks = self._checks(part)
+        report = []
+        passed = 0
         with _quiet_stderr():
-            guard.verify()
-            report = []
-            passed = 0
             for check in checks:
                 failure = next(
                     (f for t in range(trials) if (f := run_check(check, fn, base + t))), None
@@ -109,8 +137,15 @@ class Assignment:
                 )  # fmt: skip
         earned = round(points * passed / len(checks), 3)
         summary = f"{part}: {earned:g} / {points:g} points, {passed}/{len(checks)} checks passed\n"
-        summary += "\n".join(report)
-        if passed == 0:
-            raise CheckFailed(summary)
-        print(summary)
-        return earned
+        return Verdict(part, earned, points, passed, len(checks), summary + "\n".join(report))
+
+    def grade(self, part: str, fn: Callable[..., Any], *, points: float, trials: int = 2,
+              seed: int | None = None) -> float:  # fmt: skip
+        """Hidden test: :meth:`score` the part, print the report, return the points earned (the
+        cell's value, which nbgrader takes as partial credit); raises :class:`CheckFailed` when
+        nothing passed, so the cell shows an error."""
+        verdict = self.score(part, fn, points=points, trials=trials, seed=seed)
+        if verdict.passed == 0:
+            raise CheckFailed(verdict.report)
+        print(verdict.report)
+        return verdict.earned

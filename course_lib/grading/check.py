@@ -8,12 +8,16 @@ in. Running a check (:func:`run_check`) does, for one seed:
    :func:`course_lib.device.default_device` (the GPU when present) and the student another copy on
    the same device — or as numpy arrays, for parts written in numpy;
 2. call the student's function, turning an exception into advice (:data:`ERROR_HINTS`);
-3. verify nothing was tampered with (:mod:`.guard`) and no input was modified in place;
+3. check that no input was modified in place;
 4. compare with :func:`.compare.compare`; on a mismatch, run every variant on the same case and
    name the mistake whose output the student's matches ("diagnose against named variants").
 
 The result is ``None`` (pass) or a :class:`Failure` whose message ends with the seed that
 reproduces it.
+
+The student's function is either the notebook's own (in JupyterLab, and in nbgrader's Validate)
+or, when a class is graded, a :class:`.remote.RemoteFunction` that runs it in the sandboxed
+student process: a check cannot tell them apart, and gives the same verdict either way.
 """
 
 from __future__ import annotations
@@ -30,7 +34,6 @@ import numpy as np
 import torch
 
 from ..device import default_device, map_leaves, numpy_io, to_numpy
-from . import guard
 from .compare import compare
 
 # Advice for exceptions whose message a student cannot act on directly: (substring, advice).
@@ -163,14 +166,24 @@ def _call(fn: Callable[..., Any], case: Case) -> Any:
 
 @contextlib.contextmanager
 def _standing_in(check: Check, student_fn: Callable[..., Any]) -> Iterator[None]:
-    """Temporarily bind ``check.stand_ins`` in the namespace the student's function reads."""
+    """Temporarily bind ``check.stand_ins`` in the namespace the student's function reads.
+
+    A function running in the student's process (it has ``standing_in``) gets the grader's
+    functions through its own mechanism; a local one gets them in its globals.
+    """
+    wrap = numpy_io if check.numpy else (lambda fn: fn)
+    functions = {name: wrap(fn) for name, fn in check.stand_ins.items()}
+    remote = getattr(student_fn, "standing_in", None)
+    if remote is not None:
+        with remote(functions):
+            yield
+        return
     namespace = getattr(student_fn, "__globals__", None)
-    if not check.stand_ins or namespace is None:
+    if not functions or namespace is None:
         yield
         return
-    wrap = numpy_io if check.numpy else (lambda fn: fn)
-    saved = {name: namespace.get(name, _UNBOUND) for name in check.stand_ins}
-    namespace.update({name: wrap(fn) for name, fn in check.stand_ins.items()})
+    saved = {name: namespace.get(name, _UNBOUND) for name in functions}
+    namespace.update(functions)
     try:
         yield
     finally:
@@ -186,7 +199,12 @@ def _observe(check: Check, case: Case, result: Any) -> Any:
 
 
 def _student_line(error: BaseException) -> str:
-    """`` (line N: source)`` for the deepest frame in notebook code, not in a library."""
+    """`` (line N: source)`` for the deepest frame in notebook code, not in a library.
+
+    An error raised in the student's process carries that line with it (``line``).
+    """
+    if hasattr(error, "line"):
+        return str(error.line)
     frames = [f for f in traceback.extract_tb(error.__traceback__)
               if not any(part in f.filename for part in _LIBRARY_PATHS)]  # fmt: skip
     if not frames:
@@ -197,9 +215,10 @@ def _student_line(error: BaseException) -> str:
 
 
 def _explain_exception(check: Check, error: BaseException) -> str:
-    if isinstance(error, NotImplementedError):
+    name = getattr(error, "type_name", type(error).__name__)
+    if name == "NotImplementedError":
         return "not implemented yet (it raises NotImplementedError): write your code in its cell"
-    text = f"raised {type(error).__name__}: {error}{_student_line(error)}"
+    text = f"raised {name}: {error}{_student_line(error)}"
     for needle, advice in check.hints + ERROR_HINTS:
         if needle in str(error):
             return f"{text}. Hint: {advice}"
@@ -233,7 +252,6 @@ def _diagnose(check: Check, case: Case, got: Any, device: torch.device) -> str |
 
 def run_check(check: Check, student_fn: Callable[..., Any], seed: int) -> Failure | None:
     """Run ``check`` once on the case drawn with ``seed``; ``None`` means it passed."""
-    guard.verify()
     device = torch.device("cpu") if check.numpy else default_device()
     case = check.make_case(torch.Generator().manual_seed(seed))
     reference_case = _prepare(case, numpy_part=False, device=default_device())
@@ -247,9 +265,7 @@ def run_check(check: Check, student_fn: Callable[..., Any], seed: int) -> Failur
             result = _call(student_fn, student_case)
         got = _observe(check, student_case, result)
     except Exception as error:
-        guard.verify()
         return fail(_explain_exception(check, error))
-    guard.verify()
     problem = compare(got, want, where="the result", numpy_part=check.numpy,
                       atol=check.atol, rtol=check.rtol)  # fmt: skip
     if problem:

@@ -7,6 +7,7 @@
     course autograde ASSIGNMENT            sandboxed, parallel, resumable autograding
     course feedback ASSIGNMENT             feedback HTML (hidden tests removed, maths offline)
     course grades ASSIGNMENT [-o CSV]      the grades table, with a status per student
+    course clear ASSIGNMENT STUDENT        count a tampered submission's withheld points
 
 Every command takes ``--course-dir`` (default ``./course``, or $COURSE_DIR). Errors an
 instructor can fix are printed as one sentence, with exit status 2.
@@ -79,6 +80,18 @@ def cmd_feedback(args: argparse.Namespace) -> None:
     print(f"wrote {len(pages)} feedback page(s)")
 
 
+def cmd_clear(args: argparse.Namespace) -> None:
+    from .autograde import autograde, clear
+
+    course = _course(args)
+    course.require_assignment(args.assignment)
+    clear(course, args.assignment, args.student)
+    (record,) = [r for r in autograde(course, args.assignment, force=True,
+                                      students=[args.student], progress=False)
+                 if r.student == args.student]
+    print(f"cleared {args.student}: {record.status}, {record.score:g}/{record.max_score:g}")
+
+
 def cmd_grades(args: argparse.Namespace) -> None:
     from .grades import write_grades
 
@@ -118,6 +131,10 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("feedback", help="write feedback HTML for every graded student")
     s.add_argument("assignment")
     s.set_defaults(run=cmd_feedback)
+    s = sub.add_parser("clear", help="after reading a tampered submission, let its points count")
+    s.add_argument("assignment")
+    s.add_argument("student")
+    s.set_defaults(run=cmd_clear)
     s = sub.add_parser("grades", help="write the grades CSV")
     s.add_argument("assignment")
     s.add_argument("-o", "--output", type=Path, default=None)

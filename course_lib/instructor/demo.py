@@ -26,9 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .autograde import Record, autograde, cell_source, nbgrader_meta
+from .autograde import Record, autograde
 from .course import PROJECT_ROOT, Course
 from .grades import write_grades
+from .normalise import cell_source, nbgrader_meta
 from .sandbox import Limits
 
 Notebook = dict[str, Any]
@@ -129,17 +130,19 @@ KINDS: dict[str, tuple[Build, str, Callable[[Points], float]]] = {
                  "error", lambda p: p.full - p.tail),
     "flooding": (lambda r, s: _append_to_solution(_solved(r, s), "print('spam ' * 2_000_000)",
                                                   last=False), "ok", lambda p: p.full),
+    # A protected cell changed: graded, but its points wait for an instructor (course clear).
     "deleted-test": (lambda r, s: _delete_first_test(_solved(r, s)), "tampered",
-                     lambda p: p.full),
+                     lambda p: 0.0),
     "edited-tests": (lambda r, s: _edit_tests(copy.deepcopy(r)), "tampered", lambda p: 0.0),
+    # Tricks on the student's own process: the tests run in the grader, so they earn nothing.
     "hidden-errors": (lambda r, s: _prepend_to_first_solution(
         copy.deepcopy(r), "get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)"),
-        "tampered", lambda p: 0.0),
+        "ok", lambda p: 0.0),
     "emptied-cells": (lambda r, s: _prepend_to_first_solution(
         copy.deepcopy(r), "get_ipython().input_transformers_cleanup.append(lambda lines: [])"),
-        "tampered", lambda p: 0.0),
+        "ok", lambda p: 0.0),
     "monkeypatch": (lambda r, s: _prepend_to_first_solution(copy.deepcopy(r), MONKEYPATCH),
-                    "tampered", lambda p: 0.0),
+                    "ok", lambda p: 0.0),
     "snooping": (lambda r, s: _prepend_to_first_solution(copy.deepcopy(r), SNOOP),
                  "ok", lambda p: 0.0),
     "missing": (lambda r, s: None, "missing", lambda p: 0.0),

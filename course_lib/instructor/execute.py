@@ -1,48 +1,76 @@
-"""nbgrader's executor, replaced: run the sanitized notebook in a sandbox, then let nbgrader score.
+"""nbgrader's executor, replaced: a notebook's cells shared between grader and student process.
 
 ``Autograde.autograde_preprocessors`` is a list whose first item is nbgrader's ``Execute``; we
-swap in :class:`SandboxExecute` and keep the rest (IgnorePattern, LimitOutput, SaveAutoGrades...)
-as they are. nbgrader still sanitizes before (ClearOutput, OverwriteCells restoring the
-instructor's tests, ...) and scores after; only where the code runs changes.
+swap in :class:`SandboxExecute` and keep the rest. nbgrader still sanitizes before (restoring the
+instructor's tests, hidden ones included, from its gradebook) and scores after; only how the
+cells run changes (:func:`run_notebook`):
+
+- a **test cell** (a graded cell of the release that is not an answer) runs in the grader, with
+  the real checkers (:func:`course_lib.grading.remote.run_test_cell`); the student's functions it
+  calls run in the student's process. Its outputs, so its score, are the grader's alone;
+- a **locked cell** that is not a test (the setup) runs in both: the grader needs its imports
+  and so does the student's code;
+- every other cell is the student's and runs in the sandboxed student process.
+
+Nothing the student's process prints, raises or sends changes a test cell's score: it can only
+answer the calls the grader makes.
 """
 
 from __future__ import annotations
 
-import os
-import threading
+import contextlib
+import random
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
 from nbformat import NotebookNode, from_dict
 from nbgrader.preprocessors import NbGraderPreprocessor
+from nbgrader.utils import determine_grade
 
-from .sandbox import Execution, SandboxWorker
+from course_lib.grading.assignment import seeded
+from course_lib.grading.remote import (
+    Outputs,
+    RemoteNamespace,
+    StudentDied,
+    StudentTimeout,
+    run_test_cell,
+)
 
-_REQUIRED = {
-    "stream": {"name": str, "text": str},
-    "display_data": {"data": dict, "metadata": dict},
-    "execute_result": {"data": dict, "metadata": dict},
-    "error": {"ename": str, "evalue": str, "traceback": list},
-}
+from .normalise import cell_source, is_protected, nbgrader_meta
+from .sandbox import Limits, SandboxWorker
+
+WITHHELD = "PointsWithheld"
 
 
-def _valid(output: dict[str, Any]) -> bool:
-    """An output the child sent is kept only if it is well-formed nbformat (it may be forged)."""
-    required = _REQUIRED.get(output.get("output_type"))  # type: ignore[arg-type]
-    return required is not None and all(isinstance(output.get(k), t) for k, t in required.items())
+class GraderError(Exception):
+    """The grader itself failed on a notebook (its own copy of a setup cell raised)."""
 
 
-def _coalesce(outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Merge consecutive stream outputs of the same name, as Jupyter does."""
-    merged: list[dict[str, Any]] = []
-    for output in filter(_valid, outputs):
-        last = merged[-1] if merged else None
-        if (last is not None and output["output_type"] == "stream" == last["output_type"]
-                and output["name"] == last["name"]):
-            last["text"] += output["text"]
-        else:
-            merged.append(dict(output))
-    return merged
+@dataclass
+class Execution:
+    """How one notebook ran: ``status`` ``ok``, ``timeout`` or ``error`` (``reason`` says why),
+    and each test cell's outcome and points as the grader decided them (before withholding)."""
+
+    status: str = "ok"
+    reason: str = ""
+    seconds: float = 0.0
+    tests: dict[str, str] = field(default_factory=dict)  # passed/partial/failed/not run
+    scores: dict[str, tuple[float, float]] = field(default_factory=dict)  # (earned, max)
+
+
+def cell_roles(released: dict[str, Any]) -> dict[str, str]:
+    """Release grade id -> ``test`` (runs in the grader) or ``shared`` (runs in both)."""
+    roles = {}
+    for cell in released["cells"]:
+        meta = nbgrader_meta(cell)
+        if cell.get("cell_type") != "code" or not is_protected(cell):
+            continue
+        roles[meta["grade_id"]] = "test" if meta.get("grade") else "shared"
+    return roles
 
 
 def _error(ename: str, evalue: str) -> dict[str, Any]:
@@ -50,87 +78,113 @@ def _error(ename: str, evalue: str) -> dict[str, Any]:
             "traceback": [f"{ename}: {evalue}"]}
 
 
-def apply_execution(nb: NotebookNode, execution: Execution) -> None:
-    """Write an :class:`Execution`'s outputs into ``nb``'s code cells, in place.
+def _died(code: int | None, signal: int | None) -> str:
+    names = {9: "SIGKILL (out of memory, or killed)", 11: "SIGSEGV (segmentation fault)",
+             6: "SIGABRT (aborted)", 7: "SIGBUS"}
+    if signal is not None:
+        return f"the kernel died from signal {signal}: {names.get(signal, 'see signal(7)')}"
+    return f"the kernel exited with status {code} (os._exit or sys.exit in the code?)"
 
-    A cell that never finished (time limit, dead kernel) gets an error output saying why, so
-    nbgrader scores its test as failed instead of as passed-with-no-output; a cell that failed
-    without showing an error (a hidden traceback) gets one too; both it and a ``TamperError``
-    from the checkers' guard are noted in ``execution.tampering``. A kernel that exited cleanly
-    before the last cell (``os._exit(0)``) turns an ``ok`` execution into an ``error``.
+
+def run_notebook(nb: NotebookNode, roles: dict[str, str], worker: SandboxWorker,
+                 files: dict[str, Path], *, limits: Limits, seed_key: str,
+                 workdir: Path, withhold: str = "") -> Execution:  # fmt: skip
+    """Run ``nb``'s code cells (module docstring) and write their outputs into it, in place.
+
+    ``withhold``: a reason to withhold every test cell's points (a tampered notebook): each
+    gets a ``PointsWithheld`` error after the grader's verdict, so nbgrader records 0.
     """
-    unfinished = [i for i, cell in enumerate(nb.cells)
-                  if cell.cell_type == "code" and i not in execution.finished]
-    if execution.status == "ok" and unfinished:
-        execution.status = "error"
-        execution.reason = f"the kernel exited before cell {unfinished[0]} (os._exit(0)?)"
-    for index, cell in enumerate(nb.cells):
-        if cell.cell_type != "code":
+    start = time.monotonic()
+    run = Execution()
+    session = worker.open_job(files)
+    namespace = RemoteNamespace(session)
+    for seed in (torch.manual_seed, np.random.seed, random.seed):
+        seed(0)  # the grader's own draws (in a test's worked example) repeat on every run
+    stopped = ""
+    died = False
+    count = 0
+    try:
+        with seeded(seed_key), contextlib.chdir(workdir):
+            for cell in nb.cells:
+                if cell.cell_type != "code":
+                    continue
+                role = roles.get(nbgrader_meta(cell).get("grade_id"), "student")
+                outputs = Outputs(limits.output_bytes, stderr_as_stdout=role == "test")
+                if stopped:
+                    name = "TimeLimitExceeded" if run.status == "timeout" else "NotExecuted"
+                    outputs.add(_error(name, stopped))
+                else:
+                    count += 1
+                    try:
+                        _run_cell(cell, role, namespace, outputs, limits)
+                    except StudentTimeout:
+                        run.status, stopped = "timeout", (
+                            f"the notebook ran past its time limit of {limits.wall_s:g} s")
+                        outputs.add(_error("TimeLimitExceeded", stopped))
+                    except StudentDied:
+                        run.status, died = "error", True
+                        stopped = "the kernel stopped before this cell"
+                        outputs.add(_error("DeadKernel", "the kernel died while this cell ran"))
+                cell.outputs = [from_dict(o) for o in outputs.items]
+                cell.execution_count = count
+    finally:
+        code, signal = worker.end_job(session)
+    if died:
+        run.reason = _died(code, signal)
+    elif run.status == "timeout":
+        run.reason = stopped
+    _score(nb, roles, run, withhold)
+    run.seconds = round(time.monotonic() - start, 3)
+    return run
+
+
+def _run_cell(cell: NotebookNode, role: str, namespace: RemoteNamespace, outputs: Outputs,
+              limits: Limits) -> None:
+    source = cell_source(cell)
+    if role == "test":
+        run_test_cell(source, namespace, outputs, f"<test cell {nbgrader_meta(cell)['grade_id']}>")
+        return
+    if role == "shared":
+        own = Outputs(limits.output_bytes)
+        if not run_test_cell(source, namespace, own, "<setup cell>"):
+            error = next(o for o in own.items if o["output_type"] == "error")
+            raise GraderError(f"the grader's copy of locked cell "
+                              f"{nbgrader_meta(cell)['grade_id']!r} raised {error['ename']}: "
+                              f"{error['evalue']}")
+    namespace.session.run_cell(source, outputs)
+
+
+def _score(nb: NotebookNode, roles: dict[str, str], run: Execution, withhold: str) -> None:
+    """Each test cell's points by nbgrader's own rule, then the withholding, if any."""
+    for cell in nb.cells:
+        meta = nbgrader_meta(cell)
+        if roles.get(meta.get("grade_id")) != "test":
             continue
-        outputs = _coalesce(execution.outputs.get(index, []))
-        for output in outputs:
-            if output["output_type"] == "execute_result":
-                output["execution_count"] = execution.counts.get(index)
-        has_error = any(o["output_type"] == "error" for o in outputs)
-        if index not in execution.finished:
-            if execution.status == "timeout":
-                outputs.append(_error("TimeLimitExceeded", execution.reason))
-            else:
-                outputs.append(_error("NotExecuted", execution.reason
-                                      or "the notebook stopped before this cell"))
-        elif not execution.finished[index] and not has_error:
-            outputs.append(_error("HiddenError", "the cell failed but its error was suppressed"))
-            execution.tampering.append(f"cell {index}: an error was raised but not shown")
-        tamper_errors = [o for o in outputs
-                         if o["output_type"] == "error" and o["ename"] == "TamperError"]
-        if tamper_errors:  # the checkers' guard saw a library or checker function rebound
-            execution.tampering.append(f"cell {index}: {tamper_errors[0]['evalue'][:200]}")
-        cell.outputs = [from_dict(o) for o in outputs]
-        cell.execution_count = execution.counts.get(index)
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("grade") and not meta.get("solution"):
-            execution.tests[meta["grade_id"]] = _test_outcome(outputs)
-
-
-def _test_outcome(outputs: list[dict[str, Any]]) -> str:
-    """What happened to one test cell, by nbgrader's rule (an error or stderr output fails)."""
-    enames = {o["ename"] for o in outputs if o["output_type"] == "error"}
-    if enames & {"TimeLimitExceeded", "NotExecuted"}:
-        return "not run"
-    if "TamperError" in enames:
-        return "tampered"
-    failed = enames or any(o["output_type"] == "stream" and o["name"] == "stderr"
-                           for o in outputs)
-    return "failed" if failed else "passed"
+        earned, top = determine_grade(cell)
+        earned = float(earned or 0.0)
+        run.scores[meta["grade_id"]] = (earned, float(top))
+        enames = {o.get("ename") for o in cell.outputs if o.get("output_type") == "error"}
+        if enames & {"TimeLimitExceeded", "NotExecuted", "DeadKernel"}:
+            run.tests[meta["grade_id"]] = "not run"
+        elif earned >= top:
+            run.tests[meta["grade_id"]] = "passed"
+        else:
+            run.tests[meta["grade_id"]] = "partial" if earned > 0 else "failed"
+        if withhold and top > 0:
+            cell.outputs.append(from_dict(_error(
+                WITHHELD, f"{withhold}; these tests would have earned {earned:g} of {top:g} "
+                "points, withheld until an instructor reviews the notebook")))
 
 
 class SandboxExecute(NbGraderPreprocessor):
-    """Runs the notebook in ``worker`` while ``gradebook_lock`` is released.
+    """nbgrader's ``Execute``, replaced by :func:`run_notebook`.
 
-    Set ``worker``, ``gradebook_lock`` and ``files_dir`` after construction (nbgrader builds
-    preprocessors from traitlets config, so they are plain attributes, not traits).
-    ``executions`` collects one :class:`Execution` per notebook name for the status record.
+    nbgrader builds preprocessors from traitlets config, so the grader sets ``run`` after
+    construction: ``run(nb, notebook_name) -> None``, which executes ``nb`` in place.
     """
 
-    worker: SandboxWorker
-    gradebook_lock: threading.Lock
-    files_dir: Path
-    executions: dict[str, Execution]
+    run: Any
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
-        files = {p.relative_to(self.files_dir).as_posix(): p
-                 for p in self.files_dir.rglob("*")
-                 if p.is_file() and p.suffix != ".ipynb" and p.name != "timestamp.txt"}
-        # The sandbox run is the slow part: let the other worker use the gradebook meanwhile.
-        self.gradebook_lock.release()
-        try:
-            execution = self.worker.run(nb, files)
-        finally:
-            self.gradebook_lock.acquire()
-            # nbgrader wraps execution in utils.setenv(NBGRADER_EXECUTION=...), whose exit
-            # deletes the variable: if the other worker's exit ran while we were unlocked, put
-            # it back so ours finds it (every enter/exit happens under the lock).
-            os.environ["NBGRADER_EXECUTION"] = "autograde"
-        apply_execution(nb, execution)
-        self.executions[resources["nbgrader"]["notebook"]] = execution
+        self.run(nb, resources["nbgrader"]["notebook"])
         return nb, resources

@@ -1,8 +1,10 @@
 """``course grades``: one CSV row per student, with a status and a score per graded part.
 
-Columns: ``student_id, status, score, max_score``, then for each graded part its score and its
-status (``<part> status``: passed, partial, failed, not run, tampered -- or the notebook's status
-when it did not run: missing, invalid, error), then ``reason``.
+Columns: ``student_id, status, score, max_score, would_be_score``, then for each graded part its
+score and its status (``<part> status``: passed, partial, failed, not run, tampered -- or the
+notebook's status when it did not run: missing, invalid, error), then ``review`` (things for a
+human to look at, which change no score) and ``reason``. A tampered submission scores 0 until an
+instructor clears it (``course clear``); ``would_be_score`` is what the grader's verdicts gave.
 Students known to the gradebook who never submitted appear with status ``missing``; a
 submission that was never graded (``course autograde`` not run, or interrupted before it)
 appears as ``ungraded``, never as a silent 0.
@@ -43,16 +45,18 @@ def write_grades(course: Course, assignment: str, path: Path | None = None) -> P
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         part_columns = [c for p in parts for c in (p, f"{p} status")]
-        writer.writerow(["student_id", "status", "score", "max_score", *part_columns, "reason"])
+        writer.writerow(["student_id", "status", "score", "max_score", "would_be_score",
+                         *part_columns, "review", "reason"])
         for student in sorted(submitted | set(roster(course))):
             record = load_record(course, assignment, student)
             if record is not None:
                 cells = [c for p in parts for c in (f"{record.parts.get(p, [0.0])[0]:g}",
                                                     record.part_status.get(p, record.status))]
                 writer.writerow([student, record.status, f"{record.score:g}",
-                                 f"{record.max_score:g}", *cells, record.reason])
+                                 f"{record.max_score:g}", f"{record.would_be:g}", *cells,
+                                 "; ".join(record.review), record.reason])
             else:
                 status = "ungraded" if student in submitted else "missing"
-                writer.writerow([student, status, "", "", *[""] * len(part_columns),
+                writer.writerow([student, status, "", "", "", *[""] * len(part_columns), "",
                                  "run `course autograde`" if status == "ungraded" else ""])
     return path

@@ -1,47 +1,44 @@
-"""The process that lives *inside* a grading sandbox and runs one submission at a time.
+"""The fork server inside a grading sandbox: one fresh student process per notebook.
 
 Why a zygote: importing torch costs about 2 s of CPU, more than most exercise notebooks take to
-run. The zygote imports the heavy modules once, then ``fork()``s a fresh child per submission, so
-each child starts with torch already in memory (copy-on-write) and pays nothing for it.
+run. The zygote imports the heavy modules once, then ``fork()`` s a fresh child per notebook,
+so each child starts with torch already in memory (copy-on-write) and pays nothing for it.
 
-Why this is still isolation: the zygote runs inside a bubblewrap sandbox (no network, hidden
-course files, no capabilities, see :mod:`sandbox`). Between two submissions it kills every other
-process in the sandbox's PID namespace and empties the writable directories, so nothing one
-student leaves behind (a daemon, a file in /tmp) reaches the next. The zygote itself never reads a
-student's notebook or output -- the child reads its notebook from disk and writes its results
-straight to the pipe -- so a child's copy of the zygote's memory holds no other student's data.
+The zygote holds nothing that decides a grade either: it never reads a notebook, an output or an
+answer. It only starts, limits and ends children:
 
-Protocol, one JSON object per line:
-  host -> zygote (stdin):  {"job": DIR, "notebook": FILE, "limit_s": S, "mem_bytes": M,
-                            "output_bytes": N}   (N: output bytes allowed per cell)
-  zygote/child -> host (stdout):
-    {"t": "ready"}                                   once, after the preloads
-    {"t": "out", "cell": I, "output": {...}}         an nbformat output of code cell I
-    {"t": "done", "cell": I, "ok": bool, "count": N} cell I finished (ok=False: it raised)
-    {"t": "tamper", "cell": I, "what": TEXT}         IPython hooks were changed (and reset)
-    {"t": "exit", "code": C, "signal": S, "timed_out": bool, "seconds": T}
+1. At start it drops to an unprivileged user (when the sandbox was started as root), makes
+   itself non-dumpable (a child running as the same user can neither ptrace it nor open its file
+   descriptors) and a subreaper (it can reap whatever a child leaves behind).
+2. For each job the grader sends ``{"t": "job", "job", "mem_bytes", "output_bytes",
+   "backstop_s"}`` on the control socket, together with one end of a fresh socket pair
+   (``SCM_RIGHTS``): the job's only channel to the grader, so nothing a child writes can reach
+   another job. The child closes the control socket before running anything else.
+3. The grader ends every job: ``{"t": "interrupt"}`` sends SIGINT to the child (the time limit),
+   ``{"t": "end"}`` kills every process in the sandbox but the zygote, empties the scratch
+   directories, and answers ``{"t": "ended", "job", "code", "signal"}``. The backstop kills a
+   child that outlives ``backstop_s`` even if the grader went silent.
 """
 
 from __future__ import annotations
 
+import argparse
 import ctypes
 import importlib
-import json
 import os
 import resource
 import shutil
 import signal
+import socket
 import sys
 import time
 from typing import Any
 
+from course_lib.grading.wire import Channel
+
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
-# Exit status of a child whose harness (not the submission) raised.
-HARNESS_FAILED = 70
-# Seconds a timed-out child gets, after SIGINT, to record the interrupted cell before SIGKILL.
-INTERRUPT_GRACE_S = 2.0
-# Directories a submission may write to; emptied after every submission.
+# Directories a child may write to besides its job directory; emptied after every job.
 SCRATCH_DIRS = ("/tmp", "/dev/shm")
 
 
@@ -49,10 +46,24 @@ def _prctl(option: int, value: int) -> None:
     ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
 
 
-def _send(fd: int, message: dict[str, Any]) -> None:
-    data = (json.dumps(message) + "\n").encode()
-    while data:
-        data = data[os.write(fd, data):]
+class Control(Channel):
+    """The grader's control socket: frames as on every channel, plus the passed job sockets."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__(sock)
+        self.fds: list[int] = []
+
+    def _receive(self, size: int) -> bytes:
+        data, fds, _, _ = socket.recv_fds(self.sock, size, 4)
+        self.fds += fds
+        return data
+
+
+def _drop_privileges(uid: int, gid: int) -> None:
+    if os.getuid() == 0:
+        os.setgroups([])
+        os.setgid(gid)
+        os.setuid(uid)
 
 
 def _data_vm_bytes() -> int:
@@ -64,168 +75,25 @@ def _data_vm_bytes() -> int:
     return 0
 
 
-# --------------------------------------------------------------------------------------------
-# The child: executes one notebook's code cells with IPython, in this very process.
-# --------------------------------------------------------------------------------------------
+def _run_child(job: dict[str, Any], channel: int, control: socket.socket) -> None:
+    control.close()  # before anything else: a child never talks to the zygote's controller
+    os.setsid()
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):  # a notebook's output reaches the grader as messages, nothing else
+        os.dup2(null, fd)
+    # Hard limits a child cannot raise again; memory counts on top of what the preloads use.
+    memory = _data_vm_bytes() + int(job["mem_bytes"])
+    for limit, value in ((resource.RLIMIT_DATA, memory), (resource.RLIMIT_CORE, 0),
+                         (resource.RLIMIT_FSIZE, int(job["file_bytes"])),
+                         (resource.RLIMIT_NPROC, int(job["max_pids"]))):
+        resource.setrlimit(limit, (value, value))
+    home = os.environ["HOME"]
+    os.chdir(home)
+    os.environ["IPYTHONDIR"] = os.path.join(home, ".ipython")
+    sys.path.insert(0, home)
+    from course_lib.instructor.student import serve
 
-
-class _Timeout:
-    """Set by the SIGINT the zygote sends when the wall-clock limit is reached."""
-
-    reached = False
-
-
-def _on_sigint(signum: int, frame: Any) -> None:
-    _Timeout.reached = True
-    raise KeyboardInterrupt("time limit reached")
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit] + f"... [{len(text) - limit} more chars]"
-
-
-def _make_shell(fd: int, output_bytes: int) -> tuple[Any, list[int]]:
-    """An IPython shell whose outputs become nbformat outputs sent on ``fd``.
-
-    Returns the shell and a one-element list holding the index of the cell being run (the
-    display hooks read it to label their messages). Each cell may print ``output_bytes``; past
-    that its output is dropped with one notice -- except errors, which are always sent
-    (clipped), because a test's error is what makes it fail.
-    """
-    from IPython.core.displayhook import DisplayHook
-    from IPython.core.displaypub import DisplayPublisher
-    from IPython.core.interactiveshell import InteractiveShell
-    from traitlets.config import Config
-
-    current = [-1]
-    spent: dict[int, int] = {}  # cell -> bytes of output sent
-
-    def emit(output: dict[str, Any]) -> None:
-        cell = current[0]
-        if output["output_type"] != "error":
-            used = spent.get(cell, 0)
-            if used > output_bytes:
-                return
-            spent[cell] = used + len(json.dumps(output))
-            if spent[cell] > output_bytes:  # say once that the rest was dropped
-                output = {"output_type": "stream", "name": "stdout",
-                          "text": f"\n[output truncated: more than {output_bytes} bytes]\n"}
-        _send(fd, {"t": "out", "cell": cell, "output": output})
-
-    class Stream:
-        def __init__(self, name: str) -> None:
-            self.name = name
-
-        def write(self, text: str) -> int:
-            if text:
-                emit({"output_type": "stream", "name": self.name, "text": str(text)})
-            return len(text)
-
-        def flush(self) -> None:
-            pass
-
-        def isatty(self) -> bool:
-            return False
-
-    class Publisher(DisplayPublisher):
-        def publish(self, data, metadata=None, source=None, *, transient=None, update=False,
-                    **kwargs) -> None:
-            emit({"output_type": "display_data", "data": data, "metadata": metadata or {}})
-
-    class Hook(DisplayHook):
-        def write_output_prompt(self) -> None:
-            pass
-
-        def write_format_data(self, format_dict, md_dict=None) -> None:
-            emit({"output_type": "execute_result", "data": format_dict,
-                  "metadata": md_dict or {}, "execution_count": self.prompt_count})
-
-        def finish_displayhook(self) -> None:
-            pass
-
-    class Shell(InteractiveShell):
-        def _showtraceback(self, etype, evalue, stb) -> None:
-            emit({"output_type": "error", "ename": getattr(etype, "__name__", str(etype)),
-                  "evalue": _clip(str(evalue), 10_000),
-                  "traceback": [_clip(line, 10_000) for line in list(stb)[-100:]]})
-
-    config = Config()
-    config.HistoryManager.hist_file = ":memory:"
-    Shell.displayhook_class = Hook
-    Shell.display_pub_class = Publisher
-    shell = Shell.instance(config=config)
-    sys.stdout, sys.stderr = Stream("stdout"), Stream("stderr")
-    return shell, current
-
-
-class _Guard:
-    """Undo the IPython-level tricks that would let later (test) cells pass without running.
-
-    Before every cell: input/AST transformers back to their original lists, no custom exception
-    handler, and ``run_cell`` called through the class captured here. A submission running in
-    this process can still do anything Python allows -- this closes the cheap, well-known
-    tricks, and reports them (the submission is then marked ``tampered``).
-    """
-
-    LISTS = ("input_transformers_cleanup", "input_transformers_post", "ast_transformers")
-
-    def __init__(self, shell: Any) -> None:
-        self.shell = shell
-        self.run_cell = type(shell).run_cell
-        self.saved = {name: list(getattr(shell, name)) for name in self.LISTS}
-
-    def restore(self) -> list[str]:
-        changed = []
-        for name, saved in self.saved.items():
-            current = getattr(self.shell, name)
-            if current != saved:
-                current[:] = saved  # in place: some of these are read-only properties
-                changed.append(name)
-        if self.shell.custom_exceptions:
-            self.shell.set_custom_exc((), None)
-            changed.append("custom exception handler")
-        return changed
-
-
-def _run_child(job: dict[str, Any], fd: int) -> None:
-    workdir = job["job"]
-    # The zygote's stdin carries the next jobs: a submission must not read it.
-    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
-    os.chdir(workdir)
-    os.environ.update(HOME=workdir, IPYTHONDIR=os.path.join(workdir, ".ipython"))
-    sys.path.insert(0, workdir)
-    # A hard limit the child cannot raise again; counted on top of what the preloads already use.
-    limit = _data_vm_bytes() + int(job["mem_bytes"])
-    resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
-    signal.signal(signal.SIGINT, _on_sigint)
-    with open(os.path.join(workdir, job["notebook"])) as f:
-        cells = json.load(f)["cells"]
-    shell, current = _make_shell(fd, int(job["output_bytes"]))
-    guard = _Guard(shell)
-    for index, cell in enumerate(cells):
-        if cell.get("cell_type") != "code" or _Timeout.reached:
-            continue
-        source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
-        current[0] = index
-        changed = guard.restore()
-        if changed:
-            _send(fd, {"t": "tamper", "cell": index,
-                       "what": "the notebook changed IPython's " + ", ".join(changed)})
-        ok = False
-        try:
-            result = guard.run_cell(shell, source, store_history=True)
-            # A cell "succeeds" only if IPython says so: swallowing the traceback display does
-            # not turn a failure into a pass (nbgrader's Execute applies the same rule).
-            ok = bool(result.success)
-        except KeyboardInterrupt:
-            pass
-        _send(fd, {"t": "done", "cell": index, "ok": ok and not _Timeout.reached,
-                   "count": shell.execution_count - 1})
-
-
-# --------------------------------------------------------------------------------------------
-# The zygote: forks one child per job, enforces the time limit, cleans up after it.
-# --------------------------------------------------------------------------------------------
+    serve(channel, job["job"], int(job["output_bytes"]))
 
 
 def _kill_everything_else() -> None:
@@ -238,7 +106,7 @@ def _kill_everything_else() -> None:
         for pid in others:
             try:
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
+            except (ProcessLookupError, PermissionError):
                 pass
         _reap(block_s=0.5)
     _reap(block_s=0.0)
@@ -271,77 +139,77 @@ def _empty(directory: str) -> None:
                 pass
 
 
-def _wait(pid: int, limit_s: float) -> tuple[int | None, int | None, bool]:
-    """Wait for the child; on the deadline interrupt it, then kill it. -> (code, signal, late)."""
-    deadline = time.monotonic() + limit_s
-    timed_out = False
+def run_job(job: dict[str, Any], channel: int, control: Control) -> bool:
+    """Fork the child for ``job`` and end it when the grader says; False if the grader left."""
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        try:
+            _run_child(job, channel, control.sock)
+        finally:
+            os._exit(0)
+    os.close(channel)
+    backstop = time.monotonic() + float(job["backstop_s"])
     while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            if os.WIFSIGNALED(status):
-                return None, os.WTERMSIG(status), timed_out
-            return os.WEXITSTATUS(status), None, timed_out
-        now = time.monotonic()
-        if now >= deadline:
-            if not timed_out:
-                timed_out = True
-                _signal_group(pid, signal.SIGINT)
-                deadline = now + INTERRUPT_GRACE_S
-            else:
-                _signal_group(pid, signal.SIGKILL)
-                deadline = now + 60.0
-        time.sleep(0.005)
+        if time.monotonic() > backstop:
+            _signal_group(pid, signal.SIGKILL)
+        try:
+            message = control.recv(deadline=time.monotonic() + 0.01)
+        except TimeoutError:
+            continue
+        if message is None:
+            _kill_everything_else()
+            return False
+        if message.get("t") == "interrupt":
+            _signal_group(pid, signal.SIGINT)
+        elif message.get("t") == "end":
+            break
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if not done:  # still running when the grader ended the job
+        _signal_group(pid, signal.SIGKILL)
+        os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+    sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+    _kill_everything_else()
+    for directory in SCRATCH_DIRS:
+        _empty(directory)
+    control.send({"t": "ended", "job": job["job"], "code": code, "signal": sig})
+    return True
 
 
 def _signal_group(pid: int, sig: int) -> None:
     try:
         os.killpg(pid, sig)
-    except ProcessLookupError:
+    except (ProcessLookupError, PermissionError):
         pass
 
 
-def run_job(job: dict[str, Any], fd: int) -> None:
-    start = time.monotonic()
-    _Timeout.reached = False
-    pid = os.fork()
-    if pid == 0:  # the child: never returns
-        code = 0
-        try:
-            os.setsid()
-            _run_child(job, fd)
-        except BaseException:  # noqa: BLE001 -- any failure of the harness is an exit code
-            code = HARNESS_FAILED
-        finally:
-            os._exit(code)
-    code, sig, timed_out = _wait(pid, float(job["limit_s"]))
-    _kill_everything_else()
-    for directory in SCRATCH_DIRS:
-        _empty(directory)
-    _send(fd, {"t": "exit", "code": code, "signal": sig, "timed_out": timed_out,
-               "seconds": round(time.monotonic() - start, 3)})
-
-
 def main(argv: list[str] | None = None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
-    # Non-dumpable: a submission running as the same user cannot ptrace us or read our fds.
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--control-fd", type=int, required=True)
+    parser.add_argument("--uid", type=int, required=True)
+    parser.add_argument("--gid", type=int, required=True)
+    parser.add_argument("--preload", nargs="*", default=[])
+    args = parser.parse_args(argv)
+    _drop_privileges(args.uid, args.gid)
     _prctl(PR_SET_DUMPABLE, 0)
-    # Orphans of a child are re-parented to us, so _kill_everything_else can reap them.
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
-    fd = os.dup(1)  # the pipe to the host, non-inheritable: spawned programs cannot write to it
-    null = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, 1)
-    os.dup2(null, 2)
-    for module in argv:  # the warm-up: everything a submission would import first
+    control = Control(socket.socket(fileno=args.control_fd))
+    os.dup2(2, 1)  # the sandbox's log: nothing a zygote prints is a message
+    for module in args.preload:  # the warm-up: everything a notebook would import first
         try:
             importlib.import_module(module)
         except ImportError:
             pass
     import IPython.core.interactiveshell  # noqa: F401 -- every child needs it
 
-    _send(fd, {"t": "ready"})
-    for line in sys.stdin:
-        if line.strip():
-            run_job(json.loads(line), fd)
+    import course_lib.instructor.student  # noqa: F401
+
+    control.send({"t": "ready", "uid": os.getuid()})
+    while (message := control.recv()) is not None:
+        if message.get("t") == "job" and control.fds:
+            if not run_job(message, control.fds.pop(0), control):
+                return
 
 
 if __name__ == "__main__":
