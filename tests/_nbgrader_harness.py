@@ -1,10 +1,12 @@
-"""Drive nbgrader for real on the course's assignments, in a temporary course directory.
+"""Grade the course's assignments for real, through the driver instructors run.
 
-:class:`Course` copies solutions/ into a temporary root, runs ``generate_assignment`` once, then
-autogrades whatever submissions a test builds (:func:`solved`, :func:`with_mistakes`, or the
-blank release notebook) and exports the grades to CSV — nbgrader's own pipeline, unchanged.
-The results come back as :class:`Graded`: per-cell scores from the gradebook and per-cell
-output text from the autograded notebook (what the student's feedback shows).
+:class:`Course` sets up a temporary class directory with
+:class:`course_lib.instructor.course.Course` (``course setup``), then grades whatever
+submissions a test builds (:func:`solved`, :func:`with_mistakes`, or the blank release notebook)
+with :func:`course_lib.instructor.autograde.autograde` (``course autograde``: test cells in the
+grader, the student's cells in the sandbox). The results come back as :class:`Graded`: per-cell
+scores from the grader's record, per-cell output text from the autograded notebook (what the
+student's feedback shows), and the total nbgrader's gradebook holds, which must agree.
 
 Cell naming convention (see course_lib.grading): the answer cell of part ``P`` has grade id
 ``P``; its tests are ``P_visible`` (0 points) and ``P_hidden`` (the part's points).
@@ -12,16 +14,17 @@ Cell naming convention (see course_lib.grading): the answer cell of part ``P`` h
 
 from __future__ import annotations
 
-import csv
 import runpy
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 from nbformat import NotebookNode
 
-from course_lib.grading.release import SOLUTIONS, generate, load_config
+from course_lib.grading.release import SOLUTIONS
+from course_lib.instructor import autograde as grading
+from course_lib.instructor.course import Course as ClassDirectory
+from course_lib.instructor.sandbox import Limits
 
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 
@@ -66,13 +69,16 @@ def solved(release: NotebookNode, source: NotebookNode, mistake: str | None = No
 
 @dataclass
 class Graded:
-    """One autograded submission."""
+    """One graded submission."""
 
+    status: str
     scores: dict[str, float]  # grade cell id → points earned
     max_scores: dict[str, float]
     outputs: dict[str, str]  # code cell id → its outputs as text (stdout, results, errors)
     errors: dict[str, tuple[str, str]]  # code cell id → (exception name, message)
-    total: float  # the total in nbgrader's CSV export
+    total: float  # the record's score
+    gradebook_total: float  # what nbgrader's gradebook holds for the submission
+    record: grading.Record
 
 
 def _output_text(cell: NotebookNode) -> str:
@@ -88,51 +94,52 @@ def _output_text(cell: NotebookNode) -> str:
 
 
 class Course:
-    """A temporary nbgrader course with the given assignments generated from solutions/."""
+    """A temporary class directory with the given assignments released from ``solutions``."""
 
-    def __init__(self, root: Path, names: list[str]) -> None:
-        self.root = root
-        for name in names:
-            shutil.copytree(SOLUTIONS / name, root / "solutions" / name)
-        self.release_dir = generate(root, names)
-        self.config = load_config(root)
+    def __init__(self, root: Path, names: list[str], solutions: Path = SOLUTIONS) -> None:
+        self.directory = ClassDirectory(root / "course", solutions=solutions)
+        self.directory.setup(names)
+        self.root = self.directory.root
+        self.release_dir = self.root / "release"
 
     def release(self, name: str) -> NotebookNode:
         return nbformat.read(self.release_dir / name / f"{name}.ipynb", as_version=4)
 
-    def autograde(self, name: str, submissions: dict[str, NotebookNode]) -> dict[str, Graded]:
-        """Submit each notebook as a student, autograde them all, export, read the results."""
+    def autograde(self, name: str, submissions: dict[str, NotebookNode | bytes],
+                  wall_s: float = 120.0) -> dict[str, Graded]:  # fmt: skip
+        """Submit each notebook as a student, grade them all with `course autograde`."""
         from nbgrader.api import Gradebook
-        from nbgrader.apps import NbGraderAPI
-        from nbgrader.plugins.export import CsvExportPlugin
 
-        api = NbGraderAPI(config=self.config)
         for student, nb in submissions.items():
             folder = self.root / "submitted" / student / name
             folder.mkdir(parents=True, exist_ok=True)
-            nbformat.write(nb, folder / f"{name}.ipynb")
-            result = api.autograde(name, student, force=True, create=True)
-            assert result["success"], f"nbgrader autograde {student} failed:\n{result['log']}"
-        csv_path = self.root / "grades.csv"
-        with Gradebook(self.config.CourseDirectory.db_url) as gradebook:
-            CsvExportPlugin(to=str(csv_path)).export(gradebook)
-            graded = {student: self._read(gradebook, name, student) for student in submissions}
-        with open(csv_path) as f:
-            for row in csv.DictReader(f):
-                if row["assignment"] == name and row["student_id"] in graded:
-                    graded[row["student_id"]].total = float(row["score"])
+            path = folder / f"{name}.ipynb"
+            if isinstance(nb, bytes):
+                path.write_bytes(nb)
+            else:
+                nbformat.write(nb, path)
+        records = grading.autograde(self.directory, name, limits=Limits(wall_s=wall_s),
+                                    students=list(submissions), force=True, progress=False)
+        graded = {}
+        with Gradebook(f"sqlite:///{self.directory.gradebook_path}") as gradebook:
+            for record in records:
+                try:
+                    total = float(gradebook.find_submission(name, record.student).score)
+                except Exception:  # noqa: BLE001 -- invalid or missing: nbgrader has nothing
+                    total = 0.0
+                graded[record.student] = self._read(record, name, total)
         return graded
 
-    def _read(self, gradebook: object, name: str, student: str) -> Graded:
-        notebook = gradebook.find_submission_notebook(name, name, student)
-        scores = {g.name: g.score for g in notebook.grades}
-        max_scores = {g.name: g.max_score for g in notebook.grades}
-        autograded = self.root / "autograded" / student / name / f"{name}.ipynb"
-        cells = nbformat.read(autograded, as_version=4).cells
-        code = [c for c in cells if c.cell_type == "code"]
-        outputs = {grade_id(c) or c.id: _output_text(c) for c in code}
-        errors = {
-            grade_id(c) or c.id: (out.ename, out.evalue)
-            for c in code for out in c.outputs if out.output_type == "error"
-        }  # fmt: skip
-        return Graded(scores, max_scores, outputs, errors, total=float("nan"))
+    def _read(self, record: grading.Record, name: str, total: float) -> Graded:
+        scores = {gid: score for gid, (score, _) in record.parts.items()}
+        max_scores = {gid: top for gid, (_, top) in record.parts.items()}
+        autograded = self.root / "autograded" / record.student / name / f"{name}.ipynb"
+        outputs, errors = {}, {}
+        if autograded.exists():
+            code = [c for c in nbformat.read(autograded, as_version=4).cells
+                    if c.cell_type == "code"]
+            outputs = {grade_id(c) or c.id: _output_text(c) for c in code}
+            errors = {grade_id(c) or c.id: (out.ename, out.evalue)
+                      for c in code for out in c.outputs if out.output_type == "error"}
+        return Graded(record.status, scores, max_scores, outputs, errors, record.score, total,
+                      record)

@@ -1,4 +1,5 @@
-"""The exercise notebooks, graded by nbgrader for real (generate → autograde → export).
+"""The exercise notebooks, graded for real by the driver instructors run (`course setup`,
+`course autograde`: nbgrader, with the test cells in the grader and the answers in the sandbox).
 
 For every assignment in solutions/: the solution earns full marks; the blank student version
 earns 0 without crashing the grader and fails only with NotImplementedError; two notebooks in
@@ -41,8 +42,8 @@ def _parts(name: str) -> list[str]:
 def course(tmp_path_factory: pytest.TempPathFactory) -> Course:
     """Every assignment generated once per test module (and per xdist worker) in a tmp course.
 
-    The hidden tests' seeds are fixed (the kernels inherit the environment) so that a run is
-    reproducible; fresh seeds are tested in test_grading.py.
+    The hidden tests' seeds are fixed (the grader processes inherit the environment) so that a
+    run is reproducible; the grader's own seeds are tested in test_grading.py.
     """
     saved = {name: os.environ.get(name) for name in ("PATH", SEED_VARIABLE)}
     venv_bin = str(Path(sys.executable).parent)
@@ -136,10 +137,14 @@ def test_autograde(course: Course, name: str) -> None:
 
     full = graded["solution"]
     best = sum(full.max_scores.values())
-    if full.scores != full.max_scores or full.total != best:
-        problems.append(f"solution: {full.scores} of {full.max_scores}, CSV total {full.total}")
+    if full.scores != full.max_scores or full.total != best or full.status != "ok":
+        problems.append(f"solution: {full.status} {full.scores} of {full.max_scores}")
     if full.errors:
         problems.append(f"solution raised: {full.errors}")
+    for student, result in graded.items():  # nbgrader's gradebook holds the grader's verdicts
+        if result.gradebook_total != result.total or result.status != "ok":
+            problems.append(f"{student}: {result.status}, record {result.total}, gradebook "
+                            f"{result.gradebook_total}: {result.record.reason}")
 
     blank = graded["blank"]
     if any(blank.scores.values()) or blank.total != 0:
@@ -178,7 +183,7 @@ def test_validate(course: Course) -> None:
     folder.mkdir()
     nbformat.write(solved(release, source), folder / "solved.ipynb")
     nbformat.write(release, folder / "blank.ipynb")
-    validator = Validator(config=course.config)
+    validator = Validator(config=course.directory.config())
     assert "failed" not in validator.validate(str(folder / "solved.ipynb"))
     failed = validator.validate(str(folder / "blank.ipynb"))["failed"]
     assert len(failed) == len(_parts(name))

@@ -1,4 +1,4 @@
-"""course_lib.grading: comparisons, checks, named-mistake diagnosis and tamper resistance."""
+"""course_lib.grading: comparisons, checks, named-mistake diagnosis, scores and seeds."""
 
 from __future__ import annotations
 
@@ -6,17 +6,14 @@ import dataclasses
 import importlib
 import pkgutil
 
-import nbformat
 import numpy as np
 import pytest
 import torch
-from nbclient import NotebookClient
 
 import course_lib.grading as grading
 from course_lib.cells import rnn_cell_forward
 from course_lib.device import numpy_io
-from course_lib.grading import Assignment, Case, Check, CheckFailed, TamperError, compare, guard
-from course_lib.grading import notebook as nb
+from course_lib.grading import Assignment, Case, Check, CheckFailed, compare, seeded
 from course_lib.grading.check import run_check
 from course_lib.grading.variants import (
     permute_blocks,
@@ -97,17 +94,6 @@ def test_compare_names_the_problem() -> None:
     assert "expected 'last'" in compare("all", "last")
     mask = torch.tensor([[True, False]])
     assert "1 of 2 entries are wrong" in compare(torch.tensor([[True, True]]), mask)
-
-
-def test_compare_ignores_rebound_library_functions(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Private references taken at import: rebinding allclose/isclose does not fool compare."""
-    always = lambda *args, **kwargs: True  # noqa: E731
-    monkeypatch.setattr(torch, "allclose", always)
-    monkeypatch.setattr(torch, "isclose", lambda a, b, **k: torch.ones_like(a, dtype=torch.bool))
-    monkeypatch.setattr(np, "allclose", always)
-    monkeypatch.setattr(np.testing, "assert_allclose", lambda *a, **k: None)
-    want = torch.zeros(3, dtype=torch.float64)
-    assert "wrong values" in compare(want + 1, want)
 
 
 def test_variant_transforms() -> None:
@@ -219,68 +205,27 @@ def test_student_code_runs_on_the_references_device() -> None:
     assert run_check(numpy_check, numpy_io(rnn_cell_forward), seed=0) is None
 
 
-# --------------------------------------------------------------------------- the guard
+# --------------------------------------------------------------------------- seeds
 
 
-@pytest.mark.parametrize(
-    ("owner", "name"),
-    [(np, "allclose"), (np.testing, "assert_allclose"), (torch, "tanh"), (torch, "allclose"),
-     (torch.Tensor, "__eq__"), (grading.check, "compare")],
-)  # fmt: skip
-def test_guard_detects_rebinding(monkeypatch: pytest.MonkeyPatch, owner, name) -> None:
-    guard.verify()
-    monkeypatch.setattr(owner, name, lambda *a, **k: True, raising=False)
-    with pytest.raises(TamperError, match="TAMPERED"):
-        run_check(RNN_CHECK, rnn_cell_forward, seed=0)
-    monkeypatch.undo()
-    guard.verify()
+def test_seeds_derive_from_the_graders_key_per_part(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a class is graded the seed of each part comes from the grader's key: the same
+    submission gets the same cases on every run, another part or student other cases."""
+    monkeypatch.delenv("UNROLLED_GRADING_SEED", raising=False)
+    with seeded("secret:01:alice:abc"):
+        first = [grading.fresh_seed("pad_sequences"), grading.fresh_seed("lengths_to_mask")]
+    with seeded("secret:01:alice:abc"):
+        again = [grading.fresh_seed("pad_sequences"), grading.fresh_seed("lengths_to_mask")]
+    with seeded("secret:01:bob:abc"):
+        other = grading.fresh_seed("pad_sequences")
+    assert first == again and first[0] != first[1] and other != first[0]
+    assert all(0 <= s < 2**31 for s in first)
 
 
-def test_suspicious_code() -> None:
-    assert guard.suspicious_code("def f(x):\n    return np.tanh(x @ W)  # tests\n") == []
-    flagged = guard.suspicious_code(
-        "import course_lib.shapes\nnp.allclose = lambda *a: True\nsetattr(torch, 'x', 1)\n"
-        "tests.grade = print\n"
-    )
-    assert any("course_lib" in r for r in flagged)
-    assert any("np.allclose" in r for r in flagged)
-    assert any("setattr" in r for r in flagged)
-    assert any("uses `tests`" in r for r in flagged)
-
-
-# -------------------------------------------------------- tampering inside a real notebook
-
-WRONG_PAD = "def pad_sequences(sequences, maxlen=None, padding='pre', truncating='pre', " \
-            "value=0.0):\n    return np.zeros((len(sequences), 6, 2))\n"  # fmt: skip
-CHEATS = {
-    # Rebinding names in the notebook: the hidden cell re-imports, so the check still runs.
-    "names": "tests = None\n_hidden_tests = None\ncheck = grade = lambda *a, **k: 3.0\n",
-    # Rebinding library functions: comparisons use private references; the guard reports it.
-    "libraries": "np.allclose = lambda *a, **k: True\nnp.testing.assert_allclose = print\n"
-                 "torch.allclose = lambda *a, **k: True\ntorch.equal = lambda *a, **k: True\n",
-    # Replacing the reference with the student's own function.
-    "reference": "import course_lib.shapes\ncourse_lib.shapes.pad_sequences = pad_sequences\n",
-}  # fmt: skip
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("cheat", sorted(CHEATS))
-def test_tampering_notebook_earns_nothing(cheat: str) -> None:
-    """A wrong answer plus a cheat, run in a real kernel: the hidden test still gives 0."""
-    setup = "import numpy as np\nimport torch\n" \
-            "from course_lib.grading import ex01_sequence_shapes as tests\n"  # fmt: skip
-    hidden = (
-        "from course_lib.grading import ex01_sequence_shapes as _hidden_tests\n"
-        '_hidden_tests.grade("pad_sequences", pad_sequences, points=3)\n'
-    )
-    cells = [nb.readonly(setup, "setup"), nb.answer(WRONG_PAD + CHEATS[cheat], "pad_sequences"),
-             nb.tests(hidden, "pad_sequences_hidden", 3)]  # fmt: skip
-    book = nb.notebook(cells)
-    NotebookClient(book, timeout=60, kernel_name="python3", allow_errors=True).execute()
-    outputs = book.cells[2].outputs
-    assert not [o for o in outputs if o.output_type == "execute_result"], "earned points"
-    errors = [o for o in outputs if o.output_type == "error"]
-    assert len(errors) == 1
-    expected = "CheckFailed" if cheat == "names" else "TamperError"
-    assert errors[0].ename == expected, errors[0].evalue
-    nbformat.validate(book)
+def test_score_reports_what_grade_prints() -> None:
+    half = Assignment("demo", {"step": (RNN_CHECK, Check("other", rnn_cell_forward, _rnn_case))})
+    verdict = half.score("step", rnn_cell_forward, points=4, seed=5)
+    assert (verdict.earned, verdict.passed, verdict.checks) == (4, 2, 2)
+    assert verdict.report.startswith("step: 4 / 4 points, 2/2 checks passed")
+    bad = half.score("step", lambda *a: None, points=4, seed=5)
+    assert bad.earned == 0 and "forget to `return`" in bad.report and "seed=5" in bad.report

@@ -120,6 +120,7 @@ class Session:
         self.seq = 0
         self.outputs: Outputs | None = None  # where the student's outputs go right now
         self.timed_out = False
+        self.busy = False  # a request is in flight
 
     # -------------------------------------------------------------------------- requests
 
@@ -135,20 +136,35 @@ class Session:
              stand_ins: dict[str, Callable[..., Any]]) -> tuple[Any, Any, Any]:  # fmt: skip
         """Call the student's function ``name``; returns (result, args after, kwargs after).
 
-        Raises :class:`RemoteError` if it raised, or returned what cannot be received.
+        Functions among the arguments, and ``stand_ins`` (bound under their names in the
+        function's globals), are offered as callbacks for the duration of this call. Raises
+        :class:`RemoteError` if it raised, or returned what cannot be received.
         """
+        callbacks: list[Callable[..., Any]] = []
+
+        def offer(fn: Callable[..., Any]) -> int:
+            callbacks.append(fn)
+            return len(callbacks) - 1
+
         try:
-            message = {"t": "call", "name": name, "args": encode(args), "kwargs": encode(kwargs),
-                       "stand_ins": sorted(stand_ins)}
+            message = {"t": "call", "name": name, "args": encode(args, callback=offer),
+                       "kwargs": encode(kwargs, callback=offer),
+                       "stand_ins": {n: offer(fn) for n, fn in sorted(stand_ins.items())}}
         except WireError as exc:
             raise TypeError(f"a test cannot send its arguments to {name}: {exc}") from None
-        reply = self._request(message, ("result", "raised"), self.outputs, stand_ins)
+        reply = self._request(message, ("result", "raised"), self.outputs, callbacks)
         if reply["t"] == "raised":
             raise RemoteError(str(reply.get("type")), str(reply.get("message")),
                               str(reply.get("line") or ""))
+        def offered(number: int) -> Callable[..., Any]:
+            if not 0 <= number < len(callbacks):
+                raise WireError(f"a callback {number} that was not offered")
+            return callbacks[number]
+
         try:
             result = decode(reply.get("value"))
-            after = [None if reply.get(k) is None else decode(reply.get(k))
+            after = [None if reply.get(k) is None else decode(reply.get(k),
+                                                              resolve_callback=offered)
                      for k in ("args", "kwargs")]
         except WireError as exc:
             raise RemoteError("UnreadableResult",
@@ -159,7 +175,19 @@ class Session:
 
     def _request(self, message: dict[str, Any], answers: str | tuple[str, ...],
                  outputs: Outputs | None,
-                 stand_ins: dict[str, Callable[..., Any]] | None = None) -> dict[str, Any]:
+                 callbacks: list[Callable[..., Any]] | None = None) -> dict[str, Any]:
+        if self.busy:
+            raise RuntimeError("a function the grader offered to the notebook called the "
+                               "notebook back; tests cannot nest calls")
+        self.busy = True
+        try:
+            return self._exchange(message, answers, outputs, callbacks)
+        finally:
+            self.busy = False
+
+    def _exchange(self, message: dict[str, Any], answers: tuple[str, ...] | str,
+                  outputs: Outputs | None,
+                  callbacks: list[Callable[..., Any]] | None) -> dict[str, Any]:
         self.seq += 1
         seq = self.seq
         try:
@@ -188,8 +216,8 @@ class Session:
             if kind == "out" and valid_output(reply.get("output")):
                 if outputs is not None:
                     outputs.add(reply["output"])
-            elif kind == "stand_in" and stand_ins is not None and reply.get("seq") == seq:
-                self._stand_in(reply, stand_ins)
+            elif kind == "callback" and callbacks is not None and reply.get("seq") == seq:
+                self._callback(reply, callbacks)
             elif kind in answers and reply.get("seq") == seq:
                 if self.timed_out:  # it finished the interrupted request: the time is still up
                     raise StudentTimeout("the notebook ran past its time limit")
@@ -197,16 +225,18 @@ class Session:
             else:
                 raise ProtocolViolation(f"an unexpected {kind!r} message")
 
-    def _stand_in(self, request: dict[str, Any], stand_ins: dict[str, Callable[..., Any]]) -> None:
-        name = request.get("name")
-        if name not in stand_ins:
-            raise ProtocolViolation(f"a stand-in for {name!r}, which is not standing in")
+    def _callback(self, request: dict[str, Any], callbacks: list[Callable[..., Any]]) -> None:
+        number = request.get("id")
+        if not isinstance(number, int) or not 0 <= number < len(callbacks):
+            raise ProtocolViolation(f"a callback {number!r} that was not offered")
         try:
-            value = encode(stand_ins[name](*decode(request.get("args")),
-                                           **decode(request.get("kwargs"))))
-            reply = {"t": "stand_in_result", "value": value}
-        except Exception as exc:  # noqa: BLE001 -- the reference refused what the student passed
-            reply = {"t": "stand_in_raised", "type": type(exc).__name__, "message": str(exc)}
+            args, kwargs = decode(request.get("args")), decode(request.get("kwargs"))
+            if not (isinstance(args, list) and isinstance(kwargs, dict)):
+                raise TypeError("a callback needs a list of arguments and a dict of options")
+            value = encode(callbacks[number](*args, **kwargs))
+            reply = {"t": "callback_result", "value": value}
+        except Exception as exc:  # noqa: BLE001 -- the function refused what the student passed
+            reply = {"t": "callback_raised", "type": type(exc).__name__, "message": str(exc)}
         self.channel.send({**reply, "job": self.job})
 
 

@@ -12,9 +12,11 @@ through this module, on both sides:
   tuples, dicts, numpy arrays and scalars, torch tensors (dtype, shape, device and
   ``requires_grad`` kept), the modules of :data:`MODULES` with their weights (built again from
   their constructor arguments, then given the weights), ``torch.optim.SGD`` over such a module,
-  and the student's own functions by name (:class:`FunctionRef`). Nothing is pickled and no
+  the student's own functions by name (:class:`FunctionRef`), and the grader's functions as
+  *callbacks*: a number the student's process calls the grader back with, during that one call
+  (a test's ``f`` for the student's ``numerical_gradient(f, x)``). Nothing is pickled and no
   decoded value carries code, so a student's process can lie about a result but cannot make the
-  grader run anything.
+  grader run anything it did not offer.
 
 Arrays cross as C-contiguous copies, whatever their strides (``x[:, ::-1]`` included). Decoding
 checks every size it is told against the bytes it got and rejects what it cannot build with
@@ -24,6 +26,7 @@ checks every size it is told against the bytes it got and rejects what it cannot
 from __future__ import annotations
 
 import base64
+import functools
 import importlib
 import json
 import math
@@ -162,10 +165,12 @@ _TORCH_DTYPES = {str(d).removeprefix("torch."): d for d in (
 _NUMPY_KINDS = frozenset("biufc")
 
 
-def _type_name(cls: type) -> str:
-    return f"{cls.__module__}.{cls.__qualname__}"
+def _module_type(module: nn.Module) -> str | None:
+    """The :data:`MODULES` name of the module's exact class, or None."""
+    return next((name for name in MODULES if type(module) is _class(name)), None)
 
 
+@functools.cache
 def _class(name: str) -> type:
     module, _, attr = name.rpartition(".")
     return getattr(importlib.import_module(module), attr)
@@ -176,10 +181,15 @@ def _bytes(data: bytes) -> str:
 
 
 class _Encoder:
-    """One encoding pass: remembers the modules it has sent, so an optimizer can point at one."""
+    """One encoding pass: remembers the modules it has sent, so an optimizer can point at one.
 
-    def __init__(self) -> None:
+    ``callback(fn) -> int`` registers a function to be called back; without it, functions
+    cannot cross.
+    """
+
+    def __init__(self, callback: Callable[[Callable[..., Any]], int] | None = None) -> None:
         self.modules: list[nn.Module] = []
+        self.callback = callback
 
     def __call__(self, value: Any, depth: int = 0) -> Any:
         if depth > MAX_DEPTH:
@@ -217,6 +227,8 @@ class _Encoder:
             return self._module(value)
         if isinstance(value, torch.optim.SGD):
             return self._optimizer(value)
+        if callable(value) and self.callback is not None and not isinstance(value, type):
+            return {"$": "callback", "id": self.callback(value)}
         raise WireError(f"a {type(value).__name__} cannot be sent between the grader and a "
                         "notebook (send arrays, tensors, numbers, strings, lists, tuples or dicts)")
 
@@ -239,8 +251,8 @@ class _Encoder:
                 "data": _bytes(np.ascontiguousarray(little).tobytes())}
 
     def _module(self, m: nn.Module) -> dict[str, Any]:
-        name = _type_name(type(m))
-        if name not in MODULES:
+        name = _module_type(m)
+        if name is None:
             raise WireError(f"a {type(m).__name__} module cannot be sent (known: "
                             f"{', '.join(n.rsplit('.', 1)[1] for n in MODULES)})")
         self.modules.append(m)
@@ -260,17 +272,21 @@ class _Encoder:
                         "parameters it updates")
 
 
-def encode(value: Any) -> Any:
-    """``value`` as JSON-ready data (see the module docstring for what can cross)."""
-    return _Encoder()(value)
+def encode(value: Any, *, callback: Callable[[Callable[..., Any]], int] | None = None) -> Any:
+    """``value`` as JSON-ready data (see the module docstring for what can cross); functions
+    cross only as ``callback(fn)``, the number the receiver calls back with."""
+    return _Encoder(callback)(value)
 
 
 class _Decoder:
-    """One decoding pass; ``resolve_function(name)`` gives the student's function for a name."""
+    """One decoding pass; ``resolve_function(name)`` gives the student's function for a name,
+    ``resolve_callback(number)`` a function that calls the grader back."""
 
     def __init__(self, resolve_function: Callable[[str], Any] | None,
+                 resolve_callback: Callable[[int], Any] | None,
                  device: Callable[[str], torch.device]) -> None:  # fmt: skip
         self.resolve_function = resolve_function
+        self.resolve_callback = resolve_callback
         self.device = device
         self.modules: list[nn.Module] = []
 
@@ -325,6 +341,11 @@ class _Decoder:
             if self.resolve_function is None:
                 raise WireError("a function reference, where none can be resolved")
             return self.resolve_function(str(data.get("name")))
+        if tag == "callback":
+            number = data.get("id")
+            if self.resolve_callback is None or not isinstance(number, int):
+                raise WireError("a callback, where none can be made")
+            return self.resolve_callback(number)
         if tag == "module":
             return self._module(data)
         if tag == "sgd":
@@ -337,7 +358,9 @@ class _Decoder:
             raise WireError("a complex number with a non-numeric part")
         return float(number)
 
-    def _tensor(self, data: dict[str, Any]) -> torch.Tensor:
+    def _tensor(self, data: Any) -> torch.Tensor:
+        if not isinstance(data, dict):
+            raise WireError("a tensor without its description")
         dtype = _TORCH_DTYPES.get(str(data.get("dtype")))
         if dtype is None:
             raise WireError(f"a tensor of unknown dtype {data.get('dtype')!r}")
@@ -404,12 +427,18 @@ def _local_device(name: str) -> torch.device:
 
 
 def decode(data: Any, *, resolve_function: Callable[[str], Any] | None = None,
+           resolve_callback: Callable[[int], Any] | None = None,
            device: Callable[[str], torch.device] = _local_device) -> Any:  # fmt: skip
     """Build back a value :func:`encode` produced; raises :class:`WireError` on anything else."""
     try:
-        return _Decoder(resolve_function, device)(data)
+        return _Decoder(resolve_function, resolve_callback, device)(data)
+    except WireError:
+        raise
     except RecursionError:
         raise WireError("a value nested too deeply") from None
+    except (TypeError, ValueError, AttributeError, OverflowError, KeyError) as exc:
+        # what a decoder of untrusted data did not foresee is still the data's fault
+        raise WireError(f"a value that cannot be built: {exc}") from None
 
 
 def _check_length(items: Any) -> list[Any]:

@@ -125,6 +125,9 @@ def run_notebook(nb: NotebookNode, roles: dict[str, str], worker: SandboxWorker,
                         run.status, died = "error", True
                         stopped = "the kernel stopped before this cell"
                         outputs.add(_error("DeadKernel", "the kernel died while this cell ran"))
+                for output in outputs.items:
+                    if output["output_type"] == "execute_result":
+                        output["execution_count"] = count
                 cell.outputs = [from_dict(o) for o in outputs.items]
                 cell.execution_count = count
     finally:

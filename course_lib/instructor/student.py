@@ -15,9 +15,10 @@ Requests from the grader, and what this process sends back (every message carrie
   "kind"}`` with kind ``callable``, ``value`` (plus its ``value``), ``unsendable`` (plus its
   ``type``) or ``undefined``.
 - ``{"t": "call", "seq", "name", "args", "kwargs", "stand_ins"}``: call the student's function
-  ``name``; while it runs, each name in ``stand_ins`` is bound, in the function's globals, to a
-  proxy that asks the grader (``{"t": "stand_in", "seq", "name", "args", "kwargs"}``, answered by
-  ``stand_in_result`` or ``stand_in_raised``). Then ``{"t": "result", "seq", "value", "args",
+  ``name``; while it runs, each name of ``stand_ins`` (name -> callback number) is bound, in the
+  function's globals, to a proxy that calls the grader back, as does every callback among the
+  arguments: ``{"t": "callback", "seq", "id", "args", "kwargs"}``, answered by
+  ``callback_result`` or ``callback_raised``. Then ``{"t": "result", "seq", "value", "args",
   "kwargs"}`` (the arguments as the call left them) or ``{"t": "raised", "seq", "type",
   "message", "line"}``.
 """
@@ -96,11 +97,14 @@ class _Process:
     def call(self, request: dict[str, Any]) -> None:
         try:
             fn = self._function(request["name"])
-            args = decode(request["args"], resolve_function=self._function)
-            kwargs = decode(request["kwargs"], resolve_function=self._function)
+            options = {"resolve_function": self._function,
+                       "resolve_callback": lambda number: _Callback(self, number)}
+            args = decode(request["args"], **options)
+            kwargs = decode(request["kwargs"], **options)
             namespace = getattr(fn, "__globals__", self.shell.user_ns)
-            saved = {name: namespace.get(name, _MISSING) for name in request["stand_ins"]}
-            namespace.update({name: _StandIn(self, name) for name in saved})
+            stand_ins = dict(request["stand_ins"])
+            saved = {name: namespace.get(name, _MISSING) for name in stand_ins}
+            namespace.update({name: _Callback(self, number) for name, number in stand_ins.items()})
             try:
                 result = fn(*args, **kwargs)
             finally:
@@ -119,32 +123,44 @@ class _Process:
                        "message": str(exc)[:5000], "line": _notebook_line(exc)})
             return
         try:
-            after = {"args": encode(args), "kwargs": encode(kwargs)}
+            after = {"args": encode(args, callback=_offered), "kwargs": encode(kwargs,
+                                                                                 callback=_offered)}
         except WireError:  # an argument now holds something that cannot cross: not copied back
             after = {"args": None, "kwargs": None}
         self.send({"t": "result", "seq": self.seq, "value": value, **after})
 
 
-class _StandIn:
-    """Stands for a function of an earlier part while a later part is graded: the grader
-    answers with its reference, so one mistake does not cost points twice."""
+class _Callback:
+    """A function of the grader's, offered for one call: a test's function passed as an
+    argument, or a *stand-in* (the grader's reference for an earlier part, bound under that
+    part's name, so that one mistake does not cost points twice)."""
 
-    def __init__(self, process: _Process, name: str) -> None:
-        self.process, self.name = process, name
+    def __init__(self, process: _Process, number: int) -> None:
+        self.process, self.number = process, number
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         process = self.process
-        process.send({"t": "stand_in", "seq": process.seq, "name": self.name,
-                      "args": encode(list(args)), "kwargs": encode(kwargs)})
+        try:
+            sent = {"args": encode(list(args)), "kwargs": encode(kwargs)}
+        except WireError as exc:
+            raise TypeError(f"cannot pass this to the grader's function: {exc}") from None
+        process.send({"t": "callback", "seq": process.seq, "id": self.number, **sent})
         reply = process.channel.recv()
         if reply is None:
             raise SystemExit("the grader went away")
-        if reply.get("t") == "stand_in_result":
+        if reply.get("t") == "callback_result":
             return decode(reply["value"])
         error = getattr(builtins, str(reply.get("type")), None)
         if not (isinstance(error, type) and issubclass(error, Exception)):
             error = RuntimeError
         raise error(reply.get("message", ""))
+
+
+def _offered(fn: Any) -> int:
+    """A callback the grader offered goes back as its number; nothing else can."""
+    if isinstance(fn, _Callback):
+        return fn.number
+    raise WireError(f"a {type(fn).__name__} cannot be sent to the grader")
 
 
 def _notebook_line(error: BaseException) -> str:
