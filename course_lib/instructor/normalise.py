@@ -83,6 +83,15 @@ def _plain(cell: dict[str, Any]) -> dict[str, Any]:
     return plain
 
 
+def _released_copy(cell: dict[str, Any]) -> dict[str, Any]:
+    """A release cell as the normalised notebook holds it: source as one string, no outputs."""
+    mine = copy.deepcopy(cell)
+    mine["source"] = cell_source(cell)
+    if mine.get("cell_type") == "code":
+        mine.update(outputs=[], execution_count=None)
+    return mine
+
+
 def _invalid(reason: str) -> Structure:
     return Structure("invalid", [reason])
 
@@ -132,7 +141,7 @@ def normalise(raw: bytes, released: dict[str, Any], assignment: str) -> Structur
             elif _flags(meta) != _flags(nbgrader_meta(mine)):
                 tamper(f"cell {grade_id!r}: its grading metadata was changed")
             placed[grade_id] = len(out)
-            out.append(copy.deepcopy(mine))
+            out.append(_released_copy(mine))
         elif grade_id in answers and grade_id not in placed:
             if _flags(meta) != _flags(nbgrader_meta(answers[grade_id])):
                 tamper(f"answer cell {grade_id!r}: its grading metadata was changed")
@@ -178,7 +187,7 @@ def _restore_missing(release_cells: list[dict[str, Any]], protected: dict[str, A
         before = [nbgrader_meta(c).get("grade_id") for c in release_cells[:position]]
         anchor = next((g for g in reversed(before) if g in placed), None)
         index = 0 if anchor is None else _index_of(out, anchor) + 1
-        out.insert(index, copy.deepcopy(cell))
+        out.insert(index, _released_copy(cell))
         placed[grade_id] = index
 
 
