@@ -233,7 +233,7 @@ class Grader:
                     self.worker.close()
                     self.worker = SandboxWorker(self.worker.package_dir, self.limits,
                                                 scratch=course.root / SCRATCH_DIR)
-                    failure = (f"graded twice, and twice the notebook broke the grader's "
+                    failure = (f"graded twice, and twice the notebook broke the grading sandbox or its "
                                f"protocol ({exc})" if attempt == 2 else "")
         shutil.rmtree(course.root / INPUT_DIR / student, ignore_errors=True)
         return self._record(student, digest, structures, executions, failure, cleared)
