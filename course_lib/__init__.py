@@ -12,63 +12,52 @@ accept numpy arrays and then return numpy arrays. One module per idea:
 - :mod:`.decoding` sampling and beam search; :mod:`.shapes` padding, masks, layouts, packing;
 - :mod:`.data` offline datasets; :mod:`.device` CPU/GPU choice; :mod:`.checks` argument checks;
 - :mod:`.grading` the checkers exercise notebooks call; :mod:`.instructor` the ``course`` command.
+
+The names below are imported on first use (PEP 562), so that ``import course_lib.instructor``
+(the ``course`` command) does not pay for torch until it needs it.
 """
 
-from .backward import (
-    gru_backward,
-    gru_cell_backward,
-    lstm_backward,
-    lstm_cell_backward,
-    rnn_backward,
-    rnn_cell_backward,
-)
-from .bptt import detach_state, truncated_bptt_epoch
-from .cells import (
-    GRUStep,
-    LSTMStep,
-    gru_cell_forward,
-    lstm_cell_forward,
-    peephole_lstm_cell_forward,
-    rnn_cell_forward,
-)
-from .convert import from_torch, load_torch_weights, reorder_gates, to_torch
-from .decoding import beam_search, greedy_decode, sample_next, softmax_with_temperature
-from .device import default_device
-from .gradients import (
-    classify_regime,
-    clip_by_global_norm,
-    clip_by_value,
-    grad_norms_through_time,
-    gradient_check,
-    jacobian_norms,
-    numerical_gradient,
-    relative_error,
-    spectral_radius,
-)
-from .layers import GRU, LSTM, RNN, PeepholeLSTM
-from .params import count_module_params, count_params
-from .sequence import gru_forward, lstm_forward, peephole_lstm_forward, rnn_forward
-from .shapes import (
-    last_valid_step,
-    lengths_to_mask,
-    pack,
-    pad_sequences,
-    pattern_output,
-    to_batch_major,
-    to_time_major,
-    unpack,
-)
+from __future__ import annotations
 
-__all__ = [
-    "GRU", "LSTM", "RNN", "GRUStep", "LSTMStep", "PeepholeLSTM",
-    "beam_search", "classify_regime", "clip_by_global_norm", "clip_by_value",
-    "count_module_params", "count_params", "default_device", "detach_state", "from_torch",
-    "grad_norms_through_time", "gradient_check", "greedy_decode", "gru_backward",
-    "gru_cell_backward", "gru_cell_forward", "gru_forward", "jacobian_norms", "last_valid_step",
-    "lengths_to_mask", "load_torch_weights", "lstm_backward", "lstm_cell_backward",
-    "lstm_cell_forward", "lstm_forward", "numerical_gradient", "pack", "pad_sequences",
-    "pattern_output", "peephole_lstm_cell_forward", "peephole_lstm_forward", "relative_error",
-    "reorder_gates", "rnn_backward", "rnn_cell_backward", "rnn_cell_forward", "rnn_forward",
-    "sample_next", "softmax_with_temperature", "spectral_radius", "to_batch_major", "to_torch",
-    "to_time_major", "truncated_bptt_epoch", "unpack",
-]  # fmt: skip
+import importlib
+from typing import Any
+
+# public name -> the module that defines it
+_WHERE = {
+    "gru_backward": "backward", "gru_cell_backward": "backward", "lstm_backward": "backward",
+    "lstm_cell_backward": "backward", "rnn_backward": "backward", "rnn_cell_backward": "backward",
+    "detach_state": "bptt", "truncated_bptt_epoch": "bptt",
+    "GRUStep": "cells", "LSTMStep": "cells", "gru_cell_forward": "cells",
+    "lstm_cell_forward": "cells", "peephole_lstm_cell_forward": "cells",
+    "rnn_cell_forward": "cells",
+    "from_torch": "convert", "load_torch_weights": "convert", "reorder_gates": "convert",
+    "to_torch": "convert",
+    "beam_search": "decoding", "greedy_decode": "decoding", "sample_next": "decoding",
+    "softmax_with_temperature": "decoding",
+    "default_device": "device",
+    "classify_regime": "gradients", "clip_by_global_norm": "gradients",
+    "clip_by_value": "gradients", "grad_norms_through_time": "gradients",
+    "gradient_check": "gradients", "jacobian_norms": "gradients",
+    "numerical_gradient": "gradients", "relative_error": "gradients",
+    "spectral_radius": "gradients",
+    "GRU": "layers", "LSTM": "layers", "PeepholeLSTM": "layers", "RNN": "layers",
+    "count_module_params": "params", "count_params": "params",
+    "gru_forward": "sequence", "lstm_forward": "sequence", "peephole_lstm_forward": "sequence",
+    "rnn_forward": "sequence",
+    "last_valid_step": "shapes", "lengths_to_mask": "shapes", "pack": "shapes",
+    "pad_sequences": "shapes", "pattern_output": "shapes", "to_batch_major": "shapes",
+    "to_time_major": "shapes", "unpack": "shapes",
+}  # fmt: skip
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'course_lib' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value  # the next access is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])

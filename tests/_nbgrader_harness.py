@@ -24,7 +24,7 @@ from nbformat import NotebookNode
 from course_lib.grading.release import SOLUTIONS
 from course_lib.instructor import autograde as grading
 from course_lib.instructor.course import Course as ClassDirectory
-from course_lib.instructor.sandbox import Limits
+from course_lib.instructor.limits import Limits
 
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 

@@ -30,19 +30,11 @@ import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .wire import Channel, FunctionRef, InputChanged, WireError, decode, encode, write_back
+from .frames import Channel, ProtocolViolation, StudentDied, StudentTimeout, WireError
+from .wire import FunctionRef, InputChanged, decode, encode, write_back
 
-
-class ProtocolViolation(BaseException):
-    """The student's process said something the grader did not ask for."""
-
-
-class StudentTimeout(BaseException):
-    """The notebook's time limit passed while the grader waited for the student's process."""
-
-
-class StudentDied(BaseException):
-    """The student's process closed its channel (it crashed, or exited)."""
+__all__ = ["ProtocolViolation", "RemoteFunction", "RemoteNamespace", "Session", "StudentDied",
+           "StudentTimeout", "run_test_cell"]
 
 
 class RemoteError(Exception):

@@ -59,7 +59,7 @@ def cmd_collect(args: argparse.Namespace) -> None:
 
 def cmd_autograde(args: argparse.Namespace) -> None:
     from .autograde import autograde
-    from .sandbox import Limits
+    from .limits import Limits
 
     course = _course(args)
     limits = Limits(wall_s=args.time_limit or 2.0 * course.cell_timeout_s,

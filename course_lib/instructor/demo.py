@@ -29,8 +29,8 @@ from typing import Any
 from .autograde import Record, autograde
 from .course import PROJECT_ROOT, Course
 from .grades import write_grades
+from .limits import Limits
 from .normalise import cell_source, nbgrader_meta
-from .sandbox import Limits
 
 Notebook = dict[str, Any]
 

@@ -40,8 +40,9 @@ from course_lib.grading.remote import (
     run_test_cell,
 )
 
-from .normalise import cell_source, is_protected, nbgrader_meta
-from .sandbox import Limits, SandboxWorker
+from .limits import Limits
+from .normalise import cell_source, nbgrader_meta
+from .sandbox import SandboxWorker
 
 WITHHELD = "PointsWithheld"
 
@@ -60,17 +61,6 @@ class Execution:
     seconds: float = 0.0
     tests: dict[str, str] = field(default_factory=dict)  # passed/partial/failed/not run
     scores: dict[str, tuple[float, float]] = field(default_factory=dict)  # (earned, max)
-
-
-def cell_roles(released: dict[str, Any]) -> dict[str, str]:
-    """Release grade id -> ``test`` (runs in the grader) or ``shared`` (runs in both)."""
-    roles = {}
-    for cell in released["cells"]:
-        meta = nbgrader_meta(cell)
-        if cell.get("cell_type") != "code" or not is_protected(cell):
-            continue
-        roles[meta["grade_id"]] = "test" if meta.get("grade") else "shared"
-    return roles
 
 
 def _error(ename: str, evalue: str) -> dict[str, Any]:

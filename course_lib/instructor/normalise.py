@@ -62,6 +62,18 @@ def is_protected(cell: dict[str, Any]) -> bool:
     return bool(meta.get("locked") or (meta.get("grade") and not meta.get("solution")))
 
 
+def cell_roles(released: dict[str, Any]) -> dict[str, str]:
+    """Release grade id -> ``test`` (a test cell: runs in the grader) or ``shared`` (a locked
+    cell that is not a test, such as the setup: runs in the grader and the student's process).
+    Every other cell is the student's."""
+    roles = {}
+    for cell in released["cells"]:
+        meta = nbgrader_meta(cell)
+        if cell.get("cell_type") == "code" and is_protected(cell):
+            roles[meta["grade_id"]] = "test" if meta.get("grade") else "shared"
+    return roles
+
+
 def _flags(meta: dict[str, Any]) -> tuple:
     return tuple(bool(meta.get(k)) if k != "points" else float(meta.get(k) or 0) for k in _FLAGS)
 

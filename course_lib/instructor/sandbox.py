@@ -37,15 +37,17 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import course_lib
-from course_lib.grading.remote import Session
-from course_lib.grading.wire import Channel, WireError
+from course_lib.grading.frames import Channel, WireError
 
 from .course import CourseError
+from .limits import Limits, SandboxUnavailable
+
+if TYPE_CHECKING:
+    from course_lib.grading.remote import Session
 
 SANDBOX_HOME = "/home/student"
 PACKAGE_MOUNT = "/opt/unrolled"
@@ -61,11 +63,8 @@ SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/localtime")
 PACKAGE_ROOT = Path(course_lib.__file__).resolve().parent
 # Student-side modules every sandbox gets: the wire, the student process, the zygote and the
 # models that cross between grader and notebook.
-_ALWAYS = ("grading/wire.py", "instructor/student.py", "instructor/zygote.py", "models.py")
-
-
-class SandboxUnavailable(CourseError):
-    """bubblewrap is missing or cannot create namespaces on this machine."""
+_ALWAYS = ("grading/frames.py", "grading/wire.py", "instructor/student.py", "instructor/zygote.py",
+           "models.py")
 
 
 class WorkerFailed(BaseException):
@@ -75,17 +74,6 @@ class WorkerFailed(BaseException):
     never a verdict on the notebook, so it derives from BaseException: no handler for ordinary
     errors (nbgrader's or a test's) turns it into a score.
     """
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Per-notebook limits. ``wall_s`` bounds the whole notebook, not each cell."""
-
-    wall_s: float = 60.0
-    mem_bytes: int = 2 * 2**30
-    output_bytes: int = 1_000_000
-    max_pids: int = 256
-    file_bytes: int = 256 * 2**20
 
 
 # --------------------------------------------------------------------------- the package
@@ -369,6 +357,7 @@ class SandboxWorker:
         self.control: Channel | None = None
         self.cgroup: _PidsCgroup | None = None
         self.job: str | None = None
+        self.ready = False
         self.uid = SANDBOX_UID if os.getuid() == 0 else os.getuid()
         self.gid = SANDBOX_GID if os.getuid() == 0 else os.getgid()
 
@@ -380,6 +369,12 @@ class SandboxWorker:
         self.close()
 
     def start(self) -> None:
+        """Launch the sandbox and wait until its zygote is ready."""
+        self.launch()
+        self._await_ready()
+
+    def launch(self) -> None:
+        """Launch the sandbox without waiting: its zygote loads torch while the caller works."""
         self._stop()
         self.job_dir.mkdir(exist_ok=True)
         os.chown(self.job_dir, self.uid, self.gid)
@@ -400,6 +395,18 @@ class SandboxWorker:
                                          preexec_fn=self.cgroup.enter)
         inside.close()
         self.control = Channel(host)
+        self.ready = False
+
+    def ensure_ready(self) -> None:
+        """Start the sandbox if it is not running (a notebook may have broken it), or wait for
+        the one :meth:`launch` started; raises :class:`SandboxUnavailable` if it cannot."""
+        if self.proc is None or self.proc.poll() is not None:
+            self.start()
+        elif not self.ready:
+            self._await_ready()
+
+    def _await_ready(self) -> None:
+        assert self.control is not None
         try:
             ready = self.control.recv(time.monotonic() + self.start_timeout_s)
         except (TimeoutError, WireError):
@@ -408,11 +415,13 @@ class SandboxWorker:
             log_text = _read(self.root / "sandbox.log")[-2000:]
             self._stop()
             raise SandboxUnavailable(f"the grading sandbox did not start: {log_text or ready}")
+        self.ready = True
 
     def open_job(self, files: dict[str, Path]) -> Session:
         """Start a fresh student process next to ``files`` (relative name -> host path)."""
-        if self.proc is None or self.proc.poll() is not None:
-            self.start()
+        from course_lib.grading.remote import Session  # torch: not needed to launch a sandbox
+
+        self.ensure_ready()
         _reset_dir(self.job_dir)
         for name, source in files.items():
             target = self.job_dir / name

@@ -32,7 +32,8 @@ import sys
 import traceback
 from typing import Any
 
-from course_lib.grading.wire import Channel, WireError, decode, encode
+from course_lib.grading.frames import Channel, WireError
+from course_lib.grading.wire import decode, encode
 
 _MISSING = object()
 

@@ -34,7 +34,7 @@ import sys
 import time
 from typing import Any
 
-from course_lib.grading.wire import Channel
+from course_lib.grading.frames import Channel
 
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
