@@ -597,5 +597,6 @@ def test_the_sandbox_gives_no_reference_of_the_assignment(name: str, tmp_path: P
     assert "Assignment" not in stand_in and "import course_lib.grading.check" not in stand_in
     files = {p.relative_to(tmp_path / "pkg").as_posix() for p in (tmp_path / "pkg").rglob("*.py")}
     assert not {f for f in files if f.startswith("course_lib/grading/")} - {
-        "course_lib/grading/__init__.py", "course_lib/grading/wire.py",
+        "course_lib/grading/__init__.py", "course_lib/grading/frames.py",
+        "course_lib/grading/wire.py",
         f"course_lib/grading/ex{name}.py"}

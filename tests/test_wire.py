@@ -1,4 +1,4 @@
-"""course_lib.grading.wire: what crosses between grader and notebook, and what cannot."""
+"""course_lib.grading.wire and .frames: what crosses between grader and notebook, and how."""
 
 from __future__ import annotations
 
@@ -14,16 +14,8 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib.grading.wire import (
-    MAX_FRAME_BYTES,
-    Channel,
-    FunctionRef,
-    InputChanged,
-    WireError,
-    decode,
-    encode,
-    write_back,
-)
+from course_lib.grading.frames import MAX_FRAME_BYTES, Channel, WireError
+from course_lib.grading.wire import FunctionRef, InputChanged, decode, encode, write_back
 from course_lib.models import Smooth, TinyLM, TinyRNN
 
 Pair = namedtuple("Pair", "h c")
