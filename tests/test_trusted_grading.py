@@ -440,6 +440,8 @@ def test_statuses_say_what_happened(graded) -> None:
     assert "protocol" in results["attack-forged-pipe-messages"].record.reason
     assert status["kill-the-zygote"] == "error"
     assert status["input-transformer"] == status["seed-from-environment"] == "ok"
+    # a name scan flags for review, and changes nothing else
+    assert "course_lib" in results["attack-reference-via-pydoc"].record.review[0]
     first_answer = next(iter(answer_cells(read_source("02_rnn_forward"))))
     assert "[output truncated" in results["attack-flood-the-output"].outputs[first_answer]
 
