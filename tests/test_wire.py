@@ -121,6 +121,10 @@ def _tensor_data(**changes):
     {"$": "module", "type": "torch.nn.Linear", "init": {"in_features": 2, "out_features": 2,
                                                         "bias": True}, "state": {"x": 1}},
     {"$": "sgd", "module": 0, "options": {}},
+    # a module that would take a terabyte if its arguments were believed before its weights
+    {"$": "module", "type": "torch.nn.Linear", "init": {"in_features": 10**6,
+                                                        "out_features": 10**6, "bias": False},
+     "state": {}},
 ], ids=lambda d: str(d.get("$")) + str(sorted(d))[:40])  # fmt: skip
 def test_decoding_rejects_what_it_cannot_build(bad) -> None:
     with pytest.raises(WireError):

@@ -64,8 +64,9 @@ def _module_kwargs_rnn(m: nn.RNNBase) -> dict[str, Any]:
 
 
 #: Modules that cross with their weights: ``type name -> constructor arguments of an instance``.
-#: Decoding builds ``cls(**arguments)`` on the CPU, then assigns the weights (their dtype and
-#: device travel with them). Course helpers are imported by name, lazily, on both sides.
+#: Decoding builds ``cls(**arguments)`` on the meta device (so arguments that ask for a huge
+#: module allocate nothing), then assigns the weights that came with it, whose dtype, device and
+#: size travel with them. Course helpers are imported by name, lazily, on both sides.
 MODULES: dict[str, Callable[[Any], dict[str, Any]]] = {
     "torch.nn.RNN": _module_kwargs_rnn,
     "torch.nn.LSTM": _module_kwargs_rnn,
@@ -228,8 +229,9 @@ class _Decoder:
             return tuple(self(v, depth + 1) for v in _check_length(items))
         if tag == "namedtuple":
             name, fields = data.get("name"), data.get("fields")
-            if not (isinstance(fields, list) and all(isinstance(f, str) for f in fields)):
-                raise WireError("a named tuple without field names")
+            if not (isinstance(fields, list) and len(fields) <= 256
+                    and all(isinstance(f, str) for f in fields)):
+                raise WireError("a named tuple without (at most 256) field names")
             values = [self(v, depth + 1) for v in _check_length(items)]
             try:
                 cls = _namedtuple(str(name), tuple(fields))
@@ -309,12 +311,14 @@ class _Decoder:
         if not (isinstance(init, dict) and isinstance(state, dict) and isinstance(grads, dict)):
             raise WireError(f"a {name} without its arguments or weights")
         try:
-            with torch.device("cpu"):
+            with torch.device("meta"):
                 module = _class(name)(**{str(k): self(v) for k, v in init.items()})
             weights = {str(k): self._tensor(v) for k, v in state.items()}
-            module.load_state_dict(weights, assign=True)
+            module.load_state_dict(weights, assign=True)  # strict: every weight must come
         except (TypeError, ValueError, RuntimeError, KeyError) as exc:
             raise WireError(f"a {name.rsplit('.', 1)[1]} that cannot be rebuilt: {exc}") from None
+        if any(t.is_meta for t in [*module.parameters(), *module.buffers()]):
+            raise WireError(f"a {name.rsplit('.', 1)[1]} without all of its weights")
         params = dict(module.named_parameters())
         for key, value in grads.items():
             param = params.get(str(key))
@@ -358,7 +362,7 @@ def decode(data: Any, *, resolve_function: Callable[[str], Any] | None = None,
         raise
     except RecursionError:
         raise WireError("a value nested too deeply") from None
-    except (TypeError, ValueError, AttributeError, OverflowError, KeyError) as exc:
+    except (TypeError, ValueError, AttributeError, OverflowError, KeyError, RuntimeError) as exc:
         # what a decoder of untrusted data did not foresee is still the data's fault
         raise WireError(f"a value that cannot be built: {exc}") from None
 
