@@ -229,3 +229,12 @@ def test_score_reports_what_grade_prints() -> None:
     assert verdict.report.startswith("step: 4 / 4 points, 2/2 checks passed")
     bad = half.score("step", lambda *a: None, points=4, seed=5)
     assert bad.earned == 0 and "forget to `return`" in bad.report and "seed=5" in bad.report
+
+
+def test_a_numpy_view_of_any_strides_is_compared_as_its_values() -> None:
+    """``out[:, ::-1]`` is a correct answer: in the notebook as in the grader (whose wire sends
+    arrays as contiguous copies), it is compared by value."""
+    values = np.arange(12.0).reshape(3, 4)
+    view = values[:, ::-1]
+    assert compare(view, torch.from_numpy(view.copy()), numpy_part=True) is None
+    assert "wrong values" in compare(view, torch.from_numpy(values), numpy_part=True)

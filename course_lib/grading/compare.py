@@ -79,7 +79,8 @@ def _array_problem(
     problem = _shape_problem(where, tuple(got.shape), tuple(want.shape))
     if problem:
         return problem
-    got_t = _as_tensor(got) if numpy_part else got
+    # A numpy view may have negative strides (x[:, ::-1]), which torch cannot wrap: copy it.
+    got_t = _as_tensor(np.ascontiguousarray(got)) if numpy_part else got
     if got_t.dtype != want.dtype:
         expected = _NUMPY_NAMES.get(want.dtype, _dtype_name(want)) if numpy_part else want.dtype
         return f"{where} has dtype {_dtype_name(got)}, expected {expected}"

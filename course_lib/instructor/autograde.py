@@ -71,7 +71,9 @@ class Record:
 def submission_hash(folder: Path) -> str:
     """SHA-256 over every entry's relative path and content (a link: its target, unfollowed)."""
     digest = hashlib.sha256()
-    if folder.is_dir():
+    if folder.is_symlink():
+        digest.update(b"link:" + os.readlink(folder).encode())
+    elif folder.is_dir():
         for root, dirs, files in os.walk(folder):
             dirs.sort()
             for name in sorted(files + [d for d in dirs if os.path.islink(os.path.join(root, d))]):

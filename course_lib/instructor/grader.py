@@ -72,7 +72,6 @@ def review_flags(notebook: dict[str, Any]) -> list[str]:
     return flags
 
 
-
 class Grader:
     """Grades students one at a time with its own sandbox; ``lock`` guards the gradebook."""
 

@@ -318,8 +318,10 @@ def copy_without_links(source: Path, target: Path) -> list[str]:
 
     Returns one sentence per entry not copied (links, devices, sockets), for the record.
     """
-    skipped = []
     target.mkdir(parents=True, exist_ok=True)
+    if source.is_symlink():
+        return [f"{source.name} is a symbolic link to {os.readlink(source)!r}: not followed"]
+    skipped = []
     for entry in sorted(os.scandir(source), key=lambda e: e.name):
         mode = entry.stat(follow_symlinks=False).st_mode
         if stat.S_ISLNK(mode):
