@@ -291,6 +291,13 @@ def test_synthetic_class_every_status_and_score_even_after_a_crash(course: Cours
     assert per_part["missing"] == ["missing"] * 3
     assert per_part["invalid"] == ["invalid"] * 3
     assert all(r.max_score == 6 for r in result)
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course.gradebook_path}") as gradebook:  # feedback reads this
+        for record in result:
+            if record.status not in ("missing", "invalid"):
+                stored = gradebook.find_submission(ASSIGNMENT, record.student).score
+                assert stored == record.score, (record.student, stored, record.score)
 
 
 @pytest.fixture(scope="module")

@@ -446,6 +446,13 @@ def test_statuses_say_what_happened(graded) -> None:
     assert "[output truncated" in results["attack-flood-the-output"].outputs[first_answer]
 
 
+def _gradebook_score(course, name: str, student: str) -> float:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course.gradebook_path}") as gradebook:
+        return float(gradebook.find_submission(name, student).score)
+
+
 def test_clearing_a_tampered_submission_releases_its_points(graded) -> None:
     course = graded["course"].directory
     name = "02_rnn_forward"
@@ -463,12 +470,14 @@ def test_clearing_a_tampered_submission_releases_its_points(graded) -> None:
     assert cli.main([*root, "autograde", name, "--student", "tampered-but-solved"]) == 0
     before = load_record(course, name, "tampered-but-solved")
     assert (before.status, before.score, before.would_be) == ("tampered", 0, 10)
+    assert _gradebook_score(course, name, "tampered-but-solved") == 0  # the feedback's too
     with open(write_grades(course, name)) as f:
         row = next(line for line in f if line.startswith("tampered-but-solved,"))
     assert ",tampered,0,10,10," in row
     assert cli.main([*root, "clear", name, "tampered-but-solved"]) == 0
     after = load_record(course, name, "tampered-but-solved")
     assert (after.status, after.score, after.cleared) == ("ok", 10, True)
+    assert _gradebook_score(course, name, "tampered-but-solved") == 10
     assert after.parts == {gid: [top, top] for gid, (_, top) in before.parts.items()}
 
 

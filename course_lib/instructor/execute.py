@@ -163,7 +163,8 @@ def _score(nb: NotebookNode, roles: dict[str, str], run: Execution, withhold: st
             run.tests[meta["grade_id"]] = "passed"
         else:
             run.tests[meta["grade_id"]] = "partial" if earned > 0 else "failed"
-        if withhold and top > 0:
+        if withhold and top > 0:  # no partial credit to read, and an error: nbgrader records 0
+            cell.outputs = [o for o in cell.outputs if o.output_type != "execute_result"]
             cell.outputs.append(from_dict(_error(
                 WITHHELD, f"{withhold}; these tests would have earned {earned:g} of {top:g} "
                 "points, withheld until an instructor reviews the notebook")))
