@@ -346,3 +346,23 @@ def test_feedback_maths_render_offline_in_a_browser(feedback_pages: dict[str, Pa
         page.wait_for_selector("mjx-container svg", timeout=30_000)  # the intro's $h = ...$
         browser.close()
     assert [r for r in requests if not r.startswith(("file:", "data:"))] == []
+
+
+def test_two_runs_at_once_are_refused(course: Course) -> None:
+    from course_lib.instructor.autograde import one_run_at_a_time
+    from course_lib.instructor.course import CourseError
+
+    with one_run_at_a_time(course), pytest.raises(CourseError, match="another `course autogr"):
+        autograde(course, ASSIGNMENT, progress=False)
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_a_missing_sandbox_stops_before_any_record_is_touched(course: Course, monkeypatch) -> None:
+    demo.make_submissions(course, ASSIGNMENT, {"no-sandbox": "correct"})
+    records = course.root / "grading" / ASSIGNMENT
+    before = {p.name: p.read_bytes() for p in records.glob("*.json")}
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent))  # bwrap is not on it
+    with pytest.raises(SandboxUnavailable, match="apt-get install bubblewrap"):
+        autograde(course, ASSIGNMENT, force=True, progress=False, limits=Limits(wall_s=20))
+    assert {p.name: p.read_bytes() for p in records.glob("*.json")} == before
