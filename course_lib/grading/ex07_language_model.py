@@ -135,9 +135,8 @@ def _lm_loss(logits: Tensor, y: Tensor) -> Tensor:
 class _PlainSGD:
     """Plain SGD written out, ``θ ← θ − lr · ∂L/∂θ``, as the notebook asks students to write it.
 
-    (Constructing a ``torch.optim`` optimizer imports ``torch._dynamo``, which rebinds
-    ``torch.manual_seed`` — a change the tamper guard would report.) With ``zero_grad=False`` the
-    gradients are never cleared: what a loop without ``model.zero_grad()`` does.
+    With ``zero_grad=False`` the gradients are never cleared: what a loop without
+    ``model.zero_grad()`` does.
     """
 
     def __init__(self, model: nn.Module, lr: float, *, zero_grad: bool = True) -> None:
