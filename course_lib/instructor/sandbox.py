@@ -45,6 +45,7 @@ from course_lib.grading.frames import Channel, WireError
 
 from .course import CourseError
 from .limits import Limits, SandboxUnavailable
+from .normalise import cell_roles, cell_source, nbgrader_meta
 
 if TYPE_CHECKING:
     from course_lib.grading.remote import Session
@@ -118,15 +119,10 @@ def checks_stand_in(module: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _locked_sources(releases: list[dict[str, Any]]) -> list[str]:
-    """Sources of released notebooks' locked code cells that are not tests (their setup)."""
-    sources = []
-    for cell in (c for release in releases for c in release.get("cells", [])):
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.get("cell_type") == "code" and meta.get("locked") and not meta.get("grade"):
-            source = cell.get("source", "")
-            sources.append(source if isinstance(source, str) else "".join(source))
-    return sources
+def _setup_sources(releases: list[dict[str, Any]]) -> list[str]:
+    """Sources of the cells that run in the student's process too: the locked, untested ones."""
+    return [cell_source(cell) for release in releases for cell in release["cells"]
+            if cell_roles(release).get(nbgrader_meta(cell).get("grade_id")) == "shared"]
 
 
 def student_package(releases: list[dict[str, Any]], dest: Path) -> set[str]:
@@ -139,9 +135,10 @@ def student_package(releases: list[dict[str, Any]], dest: Path) -> set[str]:
     """
     import importlib
 
-    wanted = set().union(*(_course_imports(s) for s in _locked_sources(releases)))
+    wanted = set().union(*(_course_imports(s) for s in _setup_sources(releases)))
     stand_ins = {m for m in wanted if m.startswith("course_lib.grading.ex")}
-    todo = sorted(wanted - stand_ins) + [f"course_lib.{p[:-3].replace('/', '.')}" for p in _ALWAYS]
+    always = {f"course_lib.{p[:-3].replace('/', '.')}" for p in _ALWAYS}
+    todo = sorted(wanted - stand_ins) + sorted(always)
     copies: set[str] = set()
     while todo:
         name = todo.pop()
@@ -150,8 +147,7 @@ def student_package(releases: list[dict[str, Any]], dest: Path) -> set[str]:
         copies.add(name)
         package = name.rsplit(".", 1)[0]
         todo += _course_imports(_module_file(name).read_text(), package)  # type: ignore[union-attr]
-    allowed = {f"course_lib.{p[:-3].replace('/', '.')}" for p in _ALWAYS}
-    private = sorted(m for m in copies - allowed
+    private = sorted(m for m in copies - always
                      if m.startswith(("course_lib.grading.", "course_lib.instructor.")))
     if private:
         raise CourseError(f"the notebook's locked cells would give students {', '.join(private)}")
