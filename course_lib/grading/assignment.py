@@ -33,6 +33,11 @@ SEED_VARIABLE = "UNROLLED_GRADING_SEED"
 class CheckFailed(AssertionError):
     """A graded function gave a wrong result; the message says what and how to reproduce it."""
 
+    def _render_traceback_(self) -> list[str]:
+        """What IPython (JupyterLab, nbgrader's Validate) shows instead of a traceback: the
+        message is the whole story, and frames inside course_lib would only distract."""
+        return [f"{type(self).__name__}: {self}"]
+
 
 _seed_key: str | None = None
 

@@ -10,7 +10,11 @@ in. Running a check (:func:`run_check`) does, for one seed:
 2. call the student's function, turning an exception into advice (:data:`ERROR_HINTS`);
 3. check that no input was modified in place;
 4. compare with :func:`.compare.compare`; on a mismatch, run every variant on the same case and
-   name the mistake whose output the student's matches ("diagnose against named variants").
+   name the mistake whose output the student's matches ("diagnose against named variants"), or,
+   when none matches, say where and how the result is wrong (:func:`.diagnose.clues`).
+
+An exception inside steps 3–4 is the checker's fault, never a traceback for the student: it
+becomes one sentence, "the checker could not compare ...", with the seed.
 
 The result is ``None`` (pass) or a :class:`Failure` whose message ends with the seed that
 reproduces it.
@@ -35,6 +39,7 @@ import torch
 
 from ..device import default_device, map_leaves, numpy_io, to_numpy
 from .compare import compare
+from .diagnose import clues
 
 # Advice for exceptions whose message a student cannot act on directly: (substring, advice).
 ERROR_HINTS: tuple[tuple[str, str], ...] = (
@@ -113,6 +118,8 @@ class Check:
             (e.g. ``{"rnn_cell_forward": cells.rnn_cell_forward}``). During the call they are
             replaced in the student's globals by these references, so each part is graded on
             its own: a mistake in part 1 does not cost points again in part 2.
+        gates: the gate blocks stacked on the last axis of a ``(·, len(gates) × H)`` result, in
+            order (e.g. ``"ifgo"``), so a diagnosis can say which block is wrong.
     """
 
     what: str
@@ -125,6 +132,7 @@ class Check:
     rtol: float = 1e-6
     hints: tuple[tuple[str, str], ...] = ()
     stand_ins: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    gates: str = ""
 
 
 @dataclass(frozen=True)
@@ -136,11 +144,13 @@ class Failure:
     problem: str
     mistake: str | None = None
     inputs: str = ""
+    clues: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         lines = [f"{self.check.what}: {self.problem}"]
         if self.mistake:
             lines.append(f"  Likely mistake: {self.mistake}.")
+        lines += [f"  Diagnosis: {clue}{'' if clue[-1] in '.?!' else '.'}" for clue in self.clues]
         if self.inputs:
             lines.append(f"  Inputs: {self.inputs}")
         lines.append(f"  Random case seed={self.seed}")
@@ -243,11 +253,27 @@ def _diagnose(check: Check, case: Case, got: Any, device: torch.device) -> str |
         mistaken = _prepare(case, numpy_part=False, device=device)
         try:
             expected = _observe(check, mistaken, _call(variant.fn, mistaken))
-        except Exception:  # a variant that cannot run on this case explains nothing
+            same = compare(got, expected, numpy_part=check.numpy, atol=check.atol,
+                           rtol=check.rtol) is None  # fmt: skip
+        except Exception:  # noqa: BLE001 -- a variant that cannot run here explains nothing
             continue
-        if compare(got, expected, numpy_part=check.numpy, atol=check.atol, rtol=check.rtol) is None:
+        if same:
             return variant.mistake
     return None
+
+
+def _clues(check: Check, case: Case, got: Any, want: Any) -> tuple[str, ...]:
+    try:
+        return tuple(clues(got, want, case.args, gates=check.gates, atol=check.atol,
+                           rtol=check.rtol))  # fmt: skip
+    except Exception:  # noqa: BLE001 -- a diagnosis is extra; the verdict stands without it
+        return ()
+
+
+def _checker_failed(error: BaseException) -> str:
+    return (f"the checker could not compare the result ({type(error).__name__}: {error}). Check "
+            "that it has the form this part's contract states; if it does, the fault is the "
+            "checker's: tell your instructor, with the seed below")
 
 
 def run_check(check: Check, student_fn: Callable[..., Any], seed: int) -> Failure | None:
@@ -263,13 +289,18 @@ def run_check(check: Check, student_fn: Callable[..., Any], seed: int) -> Failur
     try:
         with _standing_in(check, student_fn):
             result = _call(student_fn, student_case)
-        got = _observe(check, student_case, result)
     except Exception as error:
         return fail(_explain_exception(check, error))
-    problem = compare(got, want, where="the result", numpy_part=check.numpy,
-                      atol=check.atol, rtol=check.rtol)  # fmt: skip
-    if problem:
-        return fail(problem, _diagnose(check, case, got, default_device()))
-    modified = _modified_input(check, pristine, student_case)
+    try:
+        got = _observe(check, student_case, result)
+        problem = compare(got, want, where="the result", numpy_part=check.numpy,
+                          atol=check.atol, rtol=check.rtol)  # fmt: skip
+        if problem:
+            mistake = _diagnose(check, case, got, default_device())
+            found = () if mistake else _clues(check, pristine, got, want)
+            return Failure(check, seed, problem, mistake, case.describe(), found)
+        modified = _modified_input(check, pristine, student_case)
+    except Exception as error:  # noqa: BLE001 -- the checker's fault, said as such
+        return fail(_checker_failed(error))
     return fail(modified) if modified else None
 

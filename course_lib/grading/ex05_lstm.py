@@ -135,7 +135,7 @@ LSTM_CELL_BACKWARD = (
            with_output(_backward, "dc_prev is missing the forget gate: dc_prev = dc_total ⊙ f "
                        "(the constant error carousel)",
                        lambda g, a: {**g, "dc_prev": g["dc_prev"] / a["cache"]["f"]})),
-          numpy=True),
+          numpy=True, gates="ifgo"),
 )  # fmt: skip
 
 # ------------------------------------------------------------------------- lstm_layer_forward
@@ -185,7 +185,7 @@ LSTM_FROM_CS231N = (
                        "same four gate blocks as the weights", lambda out, a: (*out[:2], a["b"])),
            with_output(convert.lstm_from_cs231n, "the recurrent weights Wh were not reordered",
                        lambda out, a: (out[0], a["Wh"], out[2]))),
-          numpy=True),
+          numpy=True, gates="ifgo"),
 )  # fmt: skip
 
 ASSIGNMENT = Assignment(
