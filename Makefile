@@ -11,7 +11,7 @@ SYSTEM_STAMP := $(VENV)/.system-deps
 # nbgrader runs `alembic` and `jupyter` from PATH: put the venv first.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: venv system-deps book test lint exercises lab serve bench demo-class clean
+.PHONY: venv system-deps book test lint exercises lab serve bench mutants demo-class clean
 
 venv: $(STAMP)
 
@@ -90,6 +90,11 @@ clean:
 
 bench: venv
 	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+# Deliberate bugs planted in the grader's comparison and checks, one at a time: the fast tests
+# must catch every one (a few minutes; not part of `make test`).
+mutants: venv
+	$(PY) tests/mutate_grader.py
 
 # A synthetic class (~60 students over two assignments: correct, partial, blank, hanging,
 # crashing, tampering and cheating submissions) graded end to end in sandboxes by

@@ -60,6 +60,11 @@ def test_the_reported_error_is_the_largest_among_wrong_entries() -> None:
     message = compare(got, WANT)
     assert "max abs error 0.5 at index (1, 2, 3)" in message
     assert "got 1.5, expected 1" in message
+    with_nan = WANT.clone()
+    with_nan[0, 0, 0] = float("nan")  # NaN where the reference has NaN too is right
+    got = with_nan.clone()
+    got[1, 1, 1] += 0.25
+    assert "max abs error 0.25 at index (1, 1, 1)" in compare(got, with_nan)
 
 
 # ------------------------------------------------------------------ NaN and inf
@@ -149,6 +154,7 @@ def test_nested_tuples_and_named_tuples() -> None:
     wrong[2, 3] = 7
     assert "the result[1].c has wrong values" in compare((WANT, (WANT[0], wrong)), want)
     assert "2 items, expected 3" in compare((WANT, WANT), (WANT, WANT, WANT))
+    assert "3 items, expected 2" in compare((WANT, WANT, WANT), (WANT, WANT))
     assert "expected a tuple ('h', 'c')" in compare(WANT[0], Pair(WANT[0], WANT[1]))
     assert "the result[0][1] is 3, expected 4" in compare([[1, 3]], [[1, 4]])
 
@@ -199,6 +205,11 @@ def test_shapes_name_the_axis() -> None:
 
 
 def test_strings() -> None:
+    class Looks:
+        def __str__(self) -> str:
+            return "last"
+
+    assert "expected 'last'" in compare(Looks(), "last")  # only a string is a string
     assert compare("last", "last") is None and compare(np.str_("last"), "last") is None
     assert "expected 'last'" in compare("all", "last")
     assert "expected 'last'" in compare(None, "last") or "None" in compare(None, "last")
@@ -253,3 +264,16 @@ def test_scalars_of_any_type_pass_for_numbers_and_zero_d_results() -> None:
     assert "expected 5" in compare(6.0, zero_d)
     assert compare(0.25, np.array(0.25), numpy_part=True) is None
     assert "dtype float32" in compare(np.float32(0.25), np.array(0.25), numpy_part=True)
+
+
+def test_every_planted_bug_of_the_mutation_script_still_applies() -> None:
+    """tests/mutate_grader.py plants each bug by text: each must still occur exactly once."""
+    import runpy
+    from pathlib import Path
+
+    script = runpy.run_path(str(Path(__file__).with_name("mutate_grader.py")))
+    grading = Path(__file__).resolve().parents[1] / "course_lib" / "grading"
+    for file, find, replace, what in script["MUTANTS"]:
+        text = (grading / file).read_text()
+        assert text.count(find) == 1, f"{what}: {find!r} occurs {text.count(find)} times"
+        assert script["mutate"](text, find, replace) != text

@@ -195,6 +195,23 @@ def test_nothing_generic_is_said_about_noise() -> None:
     assert clues(noise, WANT, INPUTS) == []
 
 
+def test_a_check_adds_the_diagnosis_when_no_mistake_is_named() -> None:
+    from course_lib.grading import ex02_rnn_forward as tests
+
+    def from_h0_after_step_0(x, h0, W_x, W_h, b, return_sequences=True, return_state=False,
+                             go_backwards=False):  # fmt: skip
+        h, out = h0, []
+        for t in range(x.shape[1]):
+            h = np.tanh(x[:, t] @ W_x + h @ (W_h if t == 0 else W_h.T) + b)
+            out.append(h)
+        return np.stack(out, axis=1)
+
+    with pytest.raises(CheckFailed) as caught:
+        tests.check("rnn_forward", from_h0_after_step_0)
+    assert "Diagnosis: in the result, step 0 is right and steps 1–4 are wrong" in str(caught.value)
+    assert "Likely mistake" not in str(caught.value)
+
+
 # ------------------------------------------------------------------ in IPython
 
 

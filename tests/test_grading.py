@@ -238,3 +238,40 @@ def test_a_numpy_view_of_any_strides_is_compared_as_its_values() -> None:
     view = values[:, ::-1]
     assert compare(view, torch.from_numpy(view.copy()), numpy_part=True) is None
     assert "wrong values" in compare(view, torch.from_numpy(values), numpy_part=True)
+
+
+def test_each_trial_draws_its_own_case() -> None:
+    """score() runs every check on ``trials`` cases drawn with consecutive seeds."""
+    seen = []
+
+    def record(x, h_prev, W_x, W_h, b):
+        seen.append(x.clone())
+        return rnn_cell_forward(x, h_prev, W_x, W_h, b)
+
+    Assignment("demo", {"step": (RNN_CHECK,)}).score("step", record, points=1, trials=3, seed=4)
+    assert len(seen) == 3
+    assert not torch.equal(seen[0], seen[1]) and not torch.equal(seen[1], seen[2])
+    assert torch.equal(seen[0], RNN_CHECK.make_case(torch.Generator().manual_seed(4)).args["x"])
+
+
+def test_stand_ins_are_removed_after_the_call() -> None:
+    """During a check the student's globals see the earlier part's reference; afterwards their
+    own function again (or nothing, if they had none)."""
+    from course_lib.grading import ex02_rnn_forward as tests
+
+    namespace: dict = {"np": np}
+    exec(  # noqa: S102 -- a student's two cells
+        "def rnn_cell_forward(x, h_prev, W_x, W_h, b):\n    return 'mine'\n"
+        "def rnn_forward(x, h0, W_x, W_h, b, return_sequences=True, return_state=False,\n"
+        "                go_backwards=False):\n"
+        "    seen.append(rnn_cell_forward)\n    return None\n", namespace)  # fmt: skip
+    namespace["seen"] = seen = []
+    mine = namespace["rnn_cell_forward"]
+    with pytest.raises(CheckFailed):
+        tests.check("rnn_forward", namespace["rnn_forward"])
+    assert seen and seen[0] is not mine  # the reference stood in during the call
+    assert namespace["rnn_cell_forward"] is mine
+    del namespace["rnn_cell_forward"]
+    with pytest.raises(CheckFailed):
+        tests.check("rnn_forward", namespace["rnn_forward"])
+    assert "rnn_cell_forward" not in namespace
