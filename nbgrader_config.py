@@ -20,9 +20,10 @@ c.CourseDirectory.course_id = "unrolled"
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "build/nbgrader/release"
 c.CourseDirectory.db_url = f"sqlite:///{_gradebook}"
-# Files next to a solution notebook that students must not receive: the declared mistakes that
-# the exercise tests inject (tests/test_exercises.py), plus nbgrader's usual ignores.
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "mistakes.py"]
+# Files next to a solution notebook that students must not receive: the mistakes that the
+# exercise tests inject (tests/test_exercises.py, tests/test_mistakes.py) hold solution code.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback",
+                            "mistakes.py", "student_mistakes.py"]
 
 # Per-cell time limit in seconds, for autograding and Validate alike. A solved notebook runs in
 # well under a minute; a hanging cell is stopped here instead of holding the grader.

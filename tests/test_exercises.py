@@ -12,6 +12,7 @@ Adding an assignment needs no change here: add solutions/NN_name/{NN_name.ipynb,
 
 from __future__ import annotations
 
+import ast
 import importlib
 import json
 import os
@@ -90,6 +91,35 @@ def test_layout(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_visible_cells_check_first(name: str) -> None:
+    """Each visible cell runs ``tests.check`` first, so a wrong answer is explained by the checker
+    before any worked example can stop at a bare AssertionError; and every assert of the worked
+    example carries a message, so one that fires after the check still reads as a sentence."""
+    cells = {grade_id(c): c for c in _cells(name) if c.cell_type == "code"}
+    for part in _parts(name):
+        source = cells[f"{part}_visible"].source
+        statements = [line.strip() for line in source.splitlines()
+                      if line.strip() and not line.strip().startswith("#")]  # fmt: skip
+        assert statements and statements[0] == f'tests.check("{part}", {part})', (
+            f"{name} {part}_visible: the first statement must be tests.check, not "
+            f"{statements[:1]}")  # fmt: skip
+        bare = [node.lineno for node in ast.walk(ast.parse(source))
+                if isinstance(node, ast.Assert) and node.msg is None]  # fmt: skip
+        assert not bare, f"{name} {part}_visible: assert without a message on line(s) {bare}"
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_contracts_stated(name: str) -> None:
+    """The markdown cell just before each answer cell states the part's contract."""
+    cells = _cells(name)
+    ids = [grade_id(c) for c in cells]
+    for part in _parts(name):
+        before = cells[ids.index(part) - 1]
+        assert before.cell_type == "markdown", f"{name} {part}: no markdown cell before the answer"
+        assert "**Contract.**" in before.source, f"{name} {part}: the part states no **Contract.**"
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_mistakes_declared(name: str) -> None:
     """Each part declares mistakes A and B whose text occurs once in its solution cell."""
     answers = answer_cells(read_source(name))
@@ -113,6 +143,8 @@ def test_exercises_are_generated(course: Course) -> None:
 
     for name in ASSIGNMENTS:
         generated = files(course.release_dir / name)
+        # Python files beside a solution hold its mistakes, i.e. solution code: never released.
+        assert not [p for p in generated if p.suffix == ".py"], f"{name}: {generated}"
         assert generated == files(EXERCISES / name), f"{name}: files differ; run `make exercises`"
         for rel in generated:
             fresh = (course.release_dir / name / rel).read_text()
