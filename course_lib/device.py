@@ -40,9 +40,18 @@ def to_numpy(value: Any) -> Any:
     )
 
 
+def _tensor_of(array: np.ndarray) -> torch.Tensor:
+    """``array`` as a tensor sharing its memory where torch can (not a view with a negative
+    stride, such as ``x[:, ::-1]``, nor a foreign byte order or a read-only array): else a copy."""
+    if array.dtype.byteorder in "=|" and min(array.strides, default=0) >= 0 and array.flags.writeable:
+        return torch.from_numpy(array)
+    return torch.from_numpy(np.array(array, dtype=array.dtype.newbyteorder("="), order="C"))
+
+
 def to_tensors(value: Any) -> Any:
-    """Convert numpy arrays (also inside containers) to tensors that share their memory."""
-    return map_leaves(lambda v: torch.from_numpy(v) if isinstance(v, np.ndarray) else v, value)
+    """Convert numpy arrays (also inside containers) to tensors, sharing their memory where
+    torch can (see :func:`_tensor_of`)."""
+    return map_leaves(lambda v: _tensor_of(v) if isinstance(v, np.ndarray) else v, value)
 
 
 def _has_numpy(value: Any) -> bool:

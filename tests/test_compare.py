@@ -277,3 +277,8 @@ def test_every_planted_bug_of_the_mutation_script_still_applies() -> None:
         text = (grading / file).read_text()
         assert text.count(find) == 1, f"{what}: {find!r} occurs {text.count(find)} times"
         assert script["mutate"](text, find, replace) != text
+
+
+def test_a_complex_number_for_a_real_one_is_named() -> None:
+    assert "complex number" in compare(complex(0.9, 0.1), 0.9)
+    assert "complex number" in compare(np.complex128(0.9), 0.9)

@@ -12,7 +12,7 @@ import torch
 
 import course_lib.grading as grading
 from course_lib.cells import rnn_cell_forward
-from course_lib.device import numpy_io
+from course_lib.device import numpy_io, to_tensors
 from course_lib.grading import Assignment, Case, Check, CheckFailed, compare, seeded
 from course_lib.grading.check import run_check
 from course_lib.grading.variants import (
@@ -275,3 +275,15 @@ def test_stand_ins_are_removed_after_the_call() -> None:
     with pytest.raises(CheckFailed):
         tests.check("rnn_forward", namespace["rnn_forward"])
     assert "rnn_cell_forward" not in namespace
+
+
+def test_numpy_io_accepts_views_torch_cannot_share() -> None:
+    """A stand-in (a torch reference behind numpy_io) receives whatever the student's loop
+    passes: a reversed view, a big-endian or read-only array works as its values."""
+    values = np.arange(6.0).reshape(2, 3)
+    double = numpy_io(lambda a: a * 2)
+    forms = (values[::-1], values[:, ::-1], values.astype(">f8"), np.broadcast_to(values, (2, 3)))
+    for form in forms:
+        assert np.array_equal(double(form), np.asarray(form) * 2)
+    shared = values.copy()  # an ordinary array is still shared, not copied
+    assert to_tensors(shared).data_ptr() == shared.ctypes.data

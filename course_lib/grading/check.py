@@ -237,7 +237,7 @@ def _explain_exception(check: Check, error: BaseException) -> str:
 
 def _modified_input(check: Check, before: Case, after: Case) -> str | None:
     for name, value in before.args.items():
-        if isinstance(value, (torch.Tensor, np.ndarray, list, tuple)):
+        if isinstance(value, (torch.Tensor, np.ndarray, list, tuple, dict)):
             changed = compare(after.args[name], value, atol=0.0, rtol=0.0, numpy_part=check.numpy)
             if changed:
                 return (

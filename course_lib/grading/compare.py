@@ -211,8 +211,11 @@ def _number_problem(where: str, got: Any, want: numbers.Number, *, atol: float,
     got = _scalar(got)
     if not _isinstance(got, numbers.Number) or _isinstance(got, bool):
         return f"{where} is {_kind(got)}, expected a number"
+    if not _isinstance(got, numbers.Real) and _isinstance(want, numbers.Real):
+        return (f"{where} is the complex number {got!r}, expected a real number: take its "
+                "modulus (abs) or its real part, whichever the part asks for")
     if _isinstance(want, numbers.Integral):  # a count: exact, though 18.0 is 18
-        if _isinstance(got, numbers.Complex) and got == want:
+        if got == want:
             return None
         return f"{where} is {got!r}, expected {want!r}"
     got_f, want_f = _float(got), _float(want)

@@ -169,19 +169,27 @@ def _stateful(rnn: nn.RNN, batches: list[Tensor], *, carry: bool = True) -> list
 
 
 def _batches_case(gen: torch.Generator) -> Case:
+    """Three batches, so that a state carried only once (from the first batch) shows."""
     rnn = _torch_rnn_case(gen).args["rnn"]
-    return Case({"rnn": rnn, "batches": [_randn(gen, B, T, D), _randn(gen, B, T, D)]})
+    return Case({"rnn": rnn, "batches": [_randn(gen, B, T, D) for _ in range(3)]})
+
+
+def _states_to_other_samples(rnn: nn.RNN, batches: list[Tensor]) -> list[Tensor]:
+    outputs, state = [], None
+    for x in batches:
+        output, state = rnn(x, None if state is None else state.flip(1))
+        outputs.append(output)
+    return outputs
 
 
 STATEFUL_RNN = (
-    Check("the second batch starts where the first ended", _stateful, _batches_case,
+    Check("each batch starts where the one before ended", _stateful, _batches_case,
           (Variant("not stateful: the second batch restarted from zeros; pass the first batch's "
                    "h_n as the second batch's initial state",
                    lambda rnn, batches: _stateful(rnn, batches, carry=False)),
            Variant("states were passed to the wrong samples: sample i's final state must seed "
                    "sample i of the next batch",
-                   lambda rnn, batches: [rnn(batches[0])[0],
-                                         rnn(batches[1], rnn(batches[0])[1].flip(1))[0]])),
+                   _states_to_other_samples)),
           hints=(("hx should also be 3-D", "nn.RNN's state h0/h_n is (num_layers * "
                   "num_directions, B, H) even with batch_first=True: keep the first axis"),)),
 )  # fmt: skip

@@ -118,23 +118,35 @@ NUMERICAL_GRADIENT = (
 # ----------------------------------------------------------------------------- relative_error
 
 
-def _pair_case(zero: bool):
+def _pair_case(zero: bool, sign: float = 1.0):
+    """Two (3, 4) arrays; their largest difference a − b has the sign ``sign`` (so a signed
+    max instead of max |a − b| shows on one of the two checks)."""
+
     def make(gen: torch.Generator) -> Case:
-        a = torch.zeros(3, 4, dtype=torch.float64) if zero else _randn(gen, 3, 4)
-        b = a.clone() if zero else a + 1e-3 * _randn(gen, 3, 4)
-        return Case({"a": a, "b": b})
+        if zero:
+            a = torch.zeros(3, 4, dtype=torch.float64)
+            return Case({"a": a, "b": a.clone()})
+        a, step = _randn(gen, 3, 4), 1e-3 * _randn(gen, 3, 4)
+        step *= -sign * torch.sign(step.flatten()[step.abs().argmax()])
+        return Case({"a": a, "b": a + step})
 
     return make
 
 
 _RELATIVE = gradients.relative_error
+_RELATIVE_VARIANTS = (
+    Variant("the mean difference was used; take the largest, max |a - b|",
+            lambda a, b: float((a - b).abs().mean() / (a.abs() + b.abs()).max())),
+    Variant("divided by max |a| only; divide by max(|a| + |b|), which is symmetric",
+            lambda a, b: float((a - b).abs().max() / a.abs().max())),
+    Variant("the largest signed difference was used; take the largest in absolute value, "
+            "max |a - b|", lambda a, b: float((a - b).max() / (a.abs() + b.abs()).max())),
+)  # fmt: skip
 RELATIVE_ERROR = (
-    Check("two close gradients", _RELATIVE, _pair_case(False),
-          (Variant("the mean difference was used; take the largest, max |a - b|",
-                   lambda a, b: float((a - b).abs().mean() / (a.abs() + b.abs()).max())),
-           Variant("divided by max |a| only; divide by max(|a| + |b|), which is symmetric",
-                   lambda a, b: float((a - b).abs().max() / a.abs().max()))),
-          numpy=True, atol=1e-12, rtol=1e-9),
+    Check("two close gradients, a − b largest where it is positive", _RELATIVE,
+          _pair_case(False, sign=1.0), _RELATIVE_VARIANTS, numpy=True, atol=1e-12, rtol=1e-9),
+    Check("two close gradients, a − b largest where it is negative", _RELATIVE,
+          _pair_case(False, sign=-1.0), _RELATIVE_VARIANTS, numpy=True, atol=1e-12, rtol=1e-9),
     Check("two zero arrays (0/0 must give 0)", _RELATIVE, _pair_case(True),
           (Variant("0/0 gave NaN: guard the denominator, max(…, np.finfo(float).tiny)",
                    lambda a, b: float("nan")),),
@@ -155,32 +167,39 @@ def _reference_epoch(model, x, y, chunk_len, optimizer):
     return bptt.truncated_bptt_epoch(model, x, y, chunk_len, F.mse_loss, optimizer)
 
 
-def _epoch(model, x, y, chunk_len, optimizer, *, carry: bool = True, zero_grad: bool = True):
-    """The training loop with carrying or zeroing switchable off, for the variants."""
+def _chunk_losses(model, x, y, chunk_len, optimizer, *, carry: bool = True,
+                  zero_grad: bool = True) -> list[float]:  # fmt: skip
+    """The loss of each chunk, in order, as the notebook's tbptt_epoch returns them."""
+    losses = []
     state = None
     for x_chunk, y_chunk in zip(x.split(chunk_len, 1), y.split(chunk_len, 1), strict=True):
         if zero_grad:
             optimizer.zero_grad()
         output, state = model(x_chunk, bptt.detach_state(state) if carry else None)
-        F.mse_loss(output, y_chunk).backward()
+        loss = F.mse_loss(output, y_chunk)
+        loss.backward()
         optimizer.step()
+        losses.append(loss.item())
+    return losses
 
 
 def _trained_parameters(case: Case, result: object) -> dict[str, Tensor]:
     return {name: p.detach() for name, p in case.args["model"].named_parameters()}
 
 
+_TBPTT_VARIANTS = (
+    Variant("the state was not carried: every chunk started from zeros; pass the previous "
+            "chunk's final state on (detached)", lambda *args: _chunk_losses(*args, carry=False)),
+    Variant("optimizer.zero_grad() is missing: each chunk's gradients were added to the "
+            "previous ones'", lambda *args: _chunk_losses(*args, zero_grad=False)),
+)  # fmt: skip
+_DETACH_HINT = (("modified by an inplace operation", "the carried state still holds the previous "
+                 "chunk's graph: detach it"),)  # fmt: skip
 TBPTT_EPOCH = (
     Check("parameters after one epoch of truncated BPTT (chunks of 3 steps)", _reference_epoch,
-          _training_case,
-          (Variant("the state was not carried: every chunk started from zeros; pass the "
-                   "previous chunk's final state on (detached)",
-                   lambda *args: _epoch(*args, carry=False)),
-           Variant("optimizer.zero_grad() is missing: each chunk's gradients were added to the "
-                   "previous ones'", lambda *args: _epoch(*args, zero_grad=False))),
-          observe=_trained_parameters,
-          hints=(("modified by an inplace operation", "the carried state still holds the "
-                  "previous chunk's graph: detach it"),)),
+          _training_case, _TBPTT_VARIANTS, observe=_trained_parameters, hints=_DETACH_HINT),
+    Check("the returned losses: one float per chunk, in order, the short last chunk included",
+          _chunk_losses, _training_case, _TBPTT_VARIANTS, hints=_DETACH_HINT),
 )  # fmt: skip
 
 ASSIGNMENT = Assignment(

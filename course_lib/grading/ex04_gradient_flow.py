@@ -29,15 +29,17 @@ def _matrix_with_complex_top_pair(gen: torch.Generator) -> Case:
     """A non-normal 5×5 ``W = P R P⁻¹`` whose largest-modulus eigenvalues are a complex pair.
 
     ``R`` holds a rotation by θ scaled by ρ (eigenvalues ``ρ e^{±iθ}``) and three real
-    eigenvalues below ρ/2 in modulus, so the largest real part (``ρ cos θ``) and the largest
-    singular value (> ρ, as ``P`` is not orthogonal) both differ clearly from ρ.
+    eigenvalues below ρ/2 in modulus, the first of them 0.45ρ, so the largest real part (0.45ρ,
+    above ``ρ cos θ``) and the largest singular value (> ρ, as ``P`` is not orthogonal) both
+    differ clearly from ρ; so does |the eigenvalue with the largest real part|.
     """
     rho = 0.7 + 0.6 * float(torch.rand((), generator=gen, dtype=F64))
-    theta = 0.6 + 1.8 * float(torch.rand((), generator=gen, dtype=F64))
+    theta = 1.25 + 1.15 * float(torch.rand((), generator=gen, dtype=F64))  # cos θ < 0.32
     R = torch.zeros(5, 5, dtype=F64)
     R[:2, :2] = rho * torch.tensor([[math.cos(theta), -math.sin(theta)],
                                     [math.sin(theta), math.cos(theta)]], dtype=F64)  # fmt: skip
     R[2:, 2:] = torch.diag((torch.rand(3, generator=gen, dtype=F64) - 0.5) * rho)
+    R[2, 2] = 0.45 * rho
     P = torch.eye(5, dtype=F64) + 0.4 * torch.randn(5, 5, generator=gen, dtype=F64)
     return Case({"W": P @ R @ torch.linalg.inv(P)})
 
@@ -121,13 +123,23 @@ RNN_GRAD_NORMS = (
 # ----------------------------------------------------------------------------- clip_by_value
 
 
-def _grads_case(scale: float, **options: Any):
-    """Two gradient tensors (3, 4) and (5,) with entries of typical size ``scale``."""
+def _draw(value: float | tuple[float, float], gen: torch.Generator) -> float:
+    """``value``, or for a ``(low, high)`` range a number drawn uniformly from it (3 decimals)."""
+    if not isinstance(value, tuple):
+        return value
+    low, high = value
+    return round(low + (high - low) * float(torch.rand((), generator=gen, dtype=F64)), 3)
+
+
+def _grads_case(scale: float, **options: float | tuple[float, float]):
+    """Two gradient tensors (3, 4) and (5,) with entries of typical size ``scale``; an option
+    given as ``(low, high)`` is drawn uniformly from that range, so no one value can be
+    hard-coded."""
 
     def make(gen: torch.Generator) -> Case:
         grads = [scale * torch.randn(3, 4, generator=gen, dtype=F64),
                  scale * torch.randn(5, generator=gen, dtype=F64)]  # fmt: skip
-        return Case({"grads": grads}, dict(options))
+        return Case({"grads": grads}, {name: _draw(value, gen) for name, value in options.items()})
 
     return make
 
@@ -138,7 +150,7 @@ def _clip_value(grads: list[Tensor], clip_value: float) -> list[Tensor]:
 
 CLIP_BY_VALUE = (
     Check("entries beyond ±clip_value, in both directions", _clip_value,
-          _grads_case(2.0, clip_value=1.0),
+          _grads_case(2.0, clip_value=(0.4, 1.6)),
           (Variant("only large positive entries were clipped: clip to [-clip_value, clip_value]",
                    lambda grads, clip_value: [g.clamp(max=clip_value) for g in grads]),
            Variant("the gradients were scaled by their norm: that is clipping by norm; by value "
@@ -187,11 +199,11 @@ _NORM_VARIANTS = (
 )  # fmt: skip
 CLIP_BY_GLOBAL_NORM = (
     Check("clipped gradients when the global norm exceeds max_norm", _clip_norm,
-          _grads_case(2.0, max_norm=1.0), _NORM_VARIANTS, observe=_part(0)),
+          _grads_case(2.0, max_norm=(0.5, 3.0)), _NORM_VARIANTS, observe=_part(0)),
     Check("clipped gradients when the global norm is below max_norm (unchanged)", _clip_norm,
           _grads_case(0.1, max_norm=5.0), _NORM_VARIANTS, observe=_part(0)),
     Check("the returned total norm, as clip_grad_norm_ returns it", _clip_norm,
-          _grads_case(2.0, max_norm=1.0), _NORM_VARIANTS, observe=_part(1)),
+          _grads_case(2.0, max_norm=(0.5, 3.0)), _NORM_VARIANTS, observe=_part(1)),
 )  # fmt: skip
 
 # --------------------------------------------------------------------------- classify_regime
@@ -237,6 +249,12 @@ CLASSIFY_REGIME = (
           _REGIME_VARIANTS, numpy=True),
     Check("norms growing by 1.15 per step", gradients.classify_regime, _norms_case(1.15),
           _REGIME_VARIANTS, numpy=True),
+    # Near the threshold (|slope| 0.07–0.1 per step in natural log): a slope in another log
+    # base, or a threshold other than the stated 0.05, gives the wrong regime here.
+    Check("norms growing by 1.1 per step (close to the threshold)", gradients.classify_regime,
+          _norms_case(1.1), _REGIME_VARIANTS, numpy=True),
+    Check("norms shrinking by 0.93 per step (close to the threshold)",
+          gradients.classify_regime, _norms_case(0.93), _REGIME_VARIANTS, numpy=True),
     Check("steady norms with noisy first and last steps", gradients.classify_regime,
           _norms_case(1.0, noisy_ends=True), _REGIME_VARIANTS, numpy=True),
 )  # fmt: skip

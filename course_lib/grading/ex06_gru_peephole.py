@@ -168,6 +168,7 @@ COUNT_PARAMS = (
     _count_check("lstm", "course"),
     _count_check("gru", "course", "gru_one_bias"),
     _count_check("peephole_lstm", "course", "no_peepholes", "square_peepholes"),
+    _count_check("rnn", "torch", "one_bias"),
     _count_check("lstm", "torch", "one_bias"),
     _count_check("gru", "torch"),
 )

@@ -192,6 +192,8 @@ TBPTT_EPOCH = (
           _TRAIN_VARIANTS, observe=_loss_and_weights),
     Check("chunks of 2 steps: mean loss and weights after the pass", _tbptt, _text_case(2),
           _TRAIN_VARIANTS, observe=_loss_and_weights),
+    Check("chunks of 4 steps over 6 (a short last chunk): mean loss and weights", _tbptt,
+          _text_case(4), _TRAIN_VARIANTS, observe=_loss_and_weights),
 )  # fmt: skip
 
 # ------------------------------------------------------------------------- many_to_one_logits
