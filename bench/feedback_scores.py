@@ -35,7 +35,8 @@ def main() -> int:
         rows: dict[str, list[tuple[int, float]]] = defaultdict(list)
         for mistake in mistakes(kind):
             outcome = run_visible(mistake.exercise, mistake.part, mistake)
-            score, earned = feedback_score(outcome, mistake), hidden_earned(mistake.exercise, mistake)
+            score = feedback_score(outcome, mistake)
+            earned = hidden_earned(mistake.exercise, mistake)
             rows[mistake.exercise].append((score, earned))
             if details:
                 first = outcome.message.split("\n")
@@ -44,8 +45,8 @@ def main() -> int:
                       f"{mistake.label}  {said}")  # fmt: skip
         every = [r for rs in rows.values() for r in rs]
         print(f"\n{kind} mistakes ({len(every)}): visible-cell feedback score, 2 = names it")
-        print(f"| exercise | mistakes | mean score | named (2) | bare or silent (0) | "
-              f"misleading (−1) | uncaught by hidden tests |")  # fmt: skip
+        print("| exercise | mistakes | mean score | named (2) | bare or silent (0) | "
+              "misleading (−1) | uncaught by hidden tests |")  # fmt: skip
         print("|---|---:|---:|---:|---:|---:|---:|")
         for exercise, rs in [*sorted(rows.items()), ("all", every)]:
             scores = [s for s, _ in rs]

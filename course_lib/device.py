@@ -43,7 +43,8 @@ def to_numpy(value: Any) -> Any:
 def _tensor_of(array: np.ndarray) -> torch.Tensor:
     """``array`` as a tensor sharing its memory where torch can (not a view with a negative
     stride, such as ``x[:, ::-1]``, nor a foreign byte order or a read-only array): else a copy."""
-    if array.dtype.byteorder in "=|" and min(array.strides, default=0) >= 0 and array.flags.writeable:
+    native = array.dtype.byteorder in "=|"
+    if native and min(array.strides, default=0) >= 0 and array.flags.writeable:
         return torch.from_numpy(array)
     return torch.from_numpy(np.array(array, dtype=array.dtype.newbyteorder("="), order="C"))
 

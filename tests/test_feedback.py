@@ -23,7 +23,7 @@ from course_lib.grading.diagnose import clues
 F64 = torch.float64
 MODULES = sorted(m.name for m in pkgutil.iter_modules(grading.__path__) if m.name.startswith("ex"))
 PARTS = [(name, part) for name in MODULES
-         for part in importlib.import_module(f"course_lib.grading.{name}").ASSIGNMENT.parts]  # fmt: skip
+         for part in importlib.import_module(f"course_lib.grading.{name}").ASSIGNMENT.parts]
 
 
 class _Hostile:
@@ -48,7 +48,7 @@ class _HostileTuple(tuple):
 def _garbage(rng: random.Random, depth: int = 0) -> object:
     """A random value of a random kind: what a confused (or broken) answer might return."""
     kinds = ["none", "str", "int", "float", "nan", "bool", "complex", "bytes", "set", "object",
-             "tensor", "array", "object_array", "generator", "function", "hostile", "bigint"]  # fmt: skip
+             "tensor", "array", "object_array", "generator", "function", "hostile", "bigint"]
     if depth < 2:
         kinds += ["list", "tuple", "dict"] * 2
     kind = rng.choice(kinds)
@@ -190,6 +190,21 @@ def test_which_outputs_of_a_dict_or_tuple() -> None:
     assert "wrong: the result['db']; right: the result['dx'], the result['dW']" in _one(got, want)
 
 
+def test_outputs_in_the_wrong_order_signs_lost_and_shapes() -> None:
+    h, c = WANT[:, 0], 2 * WANT[:, 1]
+    assert "the result[0] holds what the result[1] should" in _one((c, h), (h, c))
+    assert "lost its signs" in _one(WANT.abs())
+    assert "reverse order, which is what .T does" in _one(WANT.permute(2, 1, 0))
+    assert "axes of the input `x` in reverse order" in _one(INPUTS["x"].permute(2, 1, 0))
+    by_batch = torch.zeros(3, 3, 4, dtype=F64)  # looped over the batch instead of time
+    assert "axis 1 of the result has the size of the batch rows (3) where the time steps (5)" in (
+        _one(by_batch))  # fmt: skip
+
+
+def test_a_dtype_alone_gets_no_clue_about_values() -> None:
+    assert clues(WANT.float(), WANT, INPUTS) == []
+
+
 def test_nothing_generic_is_said_about_noise() -> None:
     noise = WANT + 0.1 * _seq(3, 5, 4)
     assert clues(noise, WANT, INPUTS) == []
@@ -227,3 +242,33 @@ def test_a_failed_check_shows_as_its_message_alone(capsys: pytest.CaptureFixture
     assert "CheckFailed: count_params — " in shown
     assert "Likely mistake: the recurrent weights W_h (H × H) are missing" in shown
     assert "assignment.py" not in shown and "Traceback" not in shown
+
+
+def test_an_input_dict_changed_in_place_is_reported() -> None:
+    from course_lib.device import numpy_io
+    from course_lib.grading import ex05_lstm as tests
+
+    reference = numpy_io(tests.LSTM_CELL_BACKWARD[0].reference)
+
+    def backward_that_edits_the_cache(dh, dc, cache):
+        grads = reference(dh, dc, cache)
+        cache["c"] *= 0  # "tidying up" the caller's cache
+        return grads
+
+    with pytest.raises(CheckFailed, match="modified its input `cache` in place"):
+        tests.check("lstm_cell_backward", backward_that_edits_the_cache)
+
+
+def test_mistakes_that_give_the_same_result_are_all_offered() -> None:
+    from course_lib.grading import Assignment, Case, Check, Variant
+
+    check = Check("the count", lambda n: n + 1, lambda gen: Case({"n": 3}),
+                  (Variant("added two", lambda n: n + 2),
+                   Variant("doubled it, less one", lambda n: 2 * n - 1),
+                   Variant("added nothing", lambda n: n)))
+    with pytest.raises(CheckFailed) as caught:
+        Assignment("demo", {"count": (check,)}).check("count", lambda n: 5)
+    message = str(caught.value)
+    assert "Possible mistakes (each gives exactly this result):" in message
+    assert "- added two." in message and "- doubled it, less one." in message
+    assert "added nothing" not in message and "Likely mistake" not in message

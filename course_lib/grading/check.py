@@ -145,10 +145,14 @@ class Failure:
     mistake: str | None = None
     inputs: str = ""
     clues: tuple[str, ...] = ()
+    others: tuple[str, ...] = ()  # further mistakes that give the same result
 
     def __str__(self) -> str:
         lines = [f"{self.check.what}: {self.problem}"]
-        if self.mistake:
+        if self.mistake and self.others:
+            lines.append("  Possible mistakes (each gives exactly this result):")
+            lines += [f"    - {mistake}." for mistake in (self.mistake, *self.others)]
+        elif self.mistake:
             lines.append(f"  Likely mistake: {self.mistake}.")
         lines += [f"  Diagnosis: {clue}{'' if clue[-1] in '.?!' else '.'}" for clue in self.clues]
         if self.inputs:
@@ -247,8 +251,10 @@ def _modified_input(check: Check, before: Case, after: Case) -> str | None:
     return None
 
 
-def _diagnose(check: Check, case: Case, got: Any, device: torch.device) -> str | None:
-    """The first variant whose output the student's matches, as a sentence."""
+def _diagnose(check: Check, case: Case, got: Any, device: torch.device) -> list[str]:
+    """The mistakes of the variants whose output the student's matches (several may: a wrong
+    string or count can come from more than one mistake)."""
+    named = []
     for variant in check.variants:
         mistaken = _prepare(case, numpy_part=False, device=device)
         try:
@@ -258,8 +264,8 @@ def _diagnose(check: Check, case: Case, got: Any, device: torch.device) -> str |
         except Exception:  # noqa: BLE001 -- a variant that cannot run here explains nothing
             continue
         if same:
-            return variant.mistake
-    return None
+            named.append(variant.mistake)
+    return named
 
 
 def _clues(check: Check, case: Case, got: Any, want: Any) -> tuple[str, ...]:
@@ -296,9 +302,10 @@ def run_check(check: Check, student_fn: Callable[..., Any], seed: int) -> Failur
         problem = compare(got, want, where="the result", numpy_part=check.numpy,
                           atol=check.atol, rtol=check.rtol)  # fmt: skip
         if problem:
-            mistake = _diagnose(check, case, got, default_device())
-            found = () if mistake else _clues(check, pristine, got, want)
-            return Failure(check, seed, problem, mistake, case.describe(), found)
+            named = _diagnose(check, case, got, default_device())
+            found = () if named else _clues(check, pristine, got, want)
+            return Failure(check, seed, problem, named[0] if named else None, case.describe(),
+                           found, tuple(named[1:]))  # fmt: skip
         modified = _modified_input(check, pristine, student_case)
     except Exception as error:  # noqa: BLE001 -- the checker's fault, said as such
         return fail(_checker_failed(error))

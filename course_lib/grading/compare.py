@@ -138,7 +138,8 @@ def _array_problem(
         if got_t.dtype != want.dtype:
             return _dtype_problem(where, _dtype_name(got_t), _dtype_name(want))
         if got_t.device != want.device:
-            return f"{where} is on device {got_t.device}, expected {want.device} (the inputs' device)"
+            return (f"{where} is on device {got_t.device}, expected {want.device} (the inputs' "
+                    "device)")
     got_t, want = got_t.detach().cpu(), want.detach().cpu()
     if want.dtype == torch.bool or not want.is_floating_point():
         wrong = got_t != want

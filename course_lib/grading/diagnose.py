@@ -19,7 +19,7 @@ the same name. Every clue is a sentence; an empty list means nothing generic was
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,7 @@ from torch import Tensor
 from .compare import compare
 
 _MAX_CLUES = 3
+_MAX_LISTED = 8  # list which outputs are right only for results of a few arrays
 
 
 def clues(got: Any, want: Any, inputs: dict[str, Any], *, gates: str = "", atol: float = 1e-8,
@@ -38,27 +39,33 @@ def clues(got: Any, want: Any, inputs: dict[str, Any], *, gates: str = "", atol:
     blocks stacked on a last axis of ``len(gates) × H`` (e.g. ``"ifgo"``)."""
     leaves = dict(_leaves("the result", got, want))
     arrays = {name: v for name, v in _leaves_of_inputs(inputs)}
+    axes = _axis_names(arrays)
     found: list[str] = []
-    wrong = [name for name, (g, w) in leaves.items() if not _same(g, w, atol, rtol)]
-    if len(leaves) > 1 and wrong and len(wrong) < len(leaves):
+    wrong = [name for name, (g, w) in leaves.items() if not _same_values(g, w, atol, rtol)]
+    if len(leaves) > 1 and wrong and len(wrong) < len(leaves) and len(leaves) <= _MAX_LISTED:
         right = [name for name in leaves if name not in wrong]
         found.append(f"wrong: {_join(wrong)}; right: {_join(right)}")
-    axes = _axis_names(arrays)
+    swapped = _swapped_outputs(leaves, wrong, atol, rtol)
+    if swapped:
+        found.append(swapped)
     hidden_sizes = {size for v in arrays.values() for size in v.shape}  # H, for gate blocks
     for name in wrong:
         g, w = leaves[name]
-        if not (isinstance(g, Tensor) and g.shape == w.shape and w.is_floating_point()):
+        if not (isinstance(g, Tensor) and isinstance(w, Tensor)):
             continue
-        if not torch.isfinite(g).all():
+        if g.shape != w.shape:
+            clue = _shape_clue(name, tuple(g.shape), tuple(w.shape), axes, arrays)
+        elif not (w.is_floating_point() and torch.isfinite(g).all()):
             continue
-        lens = _Lens(name, g, w, atol, rtol)
-        clue = (lens.relation(axes, gates, hidden_sizes) or lens.equal_input(arrays)
-                or lens.where(axes, gates, hidden_sizes))  # fmt: skip
+        else:
+            lens = _Lens(name, g, w, atol, rtol)
+            clue = (lens.equal_input(arrays) or lens.relation(axes, gates, hidden_sizes)
+                    or lens.where(axes, gates, hidden_sizes))  # fmt: skip
         if clue:
             found.append(clue)
         if len(found) >= _MAX_CLUES:
             break
-    return found
+    return found[:_MAX_CLUES]
 
 
 # ------------------------------------------------------------------------------ the leaves
@@ -75,11 +82,12 @@ def _as_tensor(value: Any) -> Any:
 
 def _leaves(where: str, got: Any, want: Any) -> Iterator[tuple[str, tuple[Any, Any]]]:
     """(name, (got, want)) for every array or number in ``want``, paired with ``got``'s."""
+    sequences = isinstance(want, (tuple, list)) and isinstance(got, (tuple, list))
     if isinstance(want, dict) and isinstance(got, dict):
         for key in want:
             if key in got:
                 yield from _leaves(f"{where}[{key!r}]", got[key], want[key])
-    elif isinstance(want, (tuple, list)) and isinstance(got, (tuple, list)) and len(got) == len(want):
+    elif sequences and len(got) == len(want):
         fields = getattr(want, "_fields", None)
         for index, (g, w) in enumerate(zip(got, want, strict=True)):
             yield from _leaves(f"{where}.{fields[index]}" if fields else f"{where}[{index}]", g, w)
@@ -99,11 +107,48 @@ def _leaves_of_inputs(inputs: dict[str, Any]) -> Iterator[tuple[str, Tensor]]:
                 yield str(name), value
 
 
-def _same(got: Any, want: Any, atol: float, rtol: float) -> bool:
+def _same_values(got: Any, want: Any, atol: float, rtol: float) -> bool:
+    """Whether ``got`` holds the right values, whatever its dtype or device (those have their
+    own messages: a float32 copy of the right values is not "wrong" here)."""
     try:
+        if isinstance(got, Tensor) and isinstance(want, Tensor) and got.shape == want.shape:
+            if got.dtype == torch.bool or want.dtype == torch.bool:
+                return bool(torch.equal(got.bool(), want.bool()))
+            return bool(torch.isclose(got.double(), want.double(), rtol=rtol * 10,
+                                      atol=atol * 10, equal_nan=True).all())  # fmt: skip
         return compare(got, want, numpy_part=False, atol=atol, rtol=rtol) is None
     except Exception:  # noqa: BLE001 -- an entry that cannot be compared is not "right"
         return False
+
+
+def _swapped_outputs(leaves: dict[str, tuple[Any, Any]], wrong: list[str], atol: float,
+                     rtol: float) -> str | None:  # fmt: skip
+    """A wrong output that holds what another output should: outputs in the wrong order."""
+    for name in wrong:
+        got = leaves[name][0]
+        for other, (_, want) in leaves.items():
+            if other != name and isinstance(want, Tensor) and isinstance(got, Tensor) and (
+                    want.numel() > 1 and _same_values(got, want, atol, rtol)):  # fmt: skip
+                return f"{name} holds what {other} should: are the outputs in the right order?"
+    return None
+
+
+def _shape_clue(name: str, got: tuple[int, ...], want: tuple[int, ...], axes: dict[int, str],
+                inputs: dict[str, Tensor]) -> str | None:  # fmt: skip
+    """What a wrong shape suggests: axes reversed (``.T`` on 3+ axes), or an axis whose size is
+    another named axis's (a loop or an index over the wrong axis)."""
+    reversed_input = next((n for n, v in inputs.items() if v.ndim > 2 and got == v.shape[::-1]), "")
+    if len(got) > 2 and (got == want[::-1] or reversed_input):
+        whose = f"the input `{reversed_input}`" if reversed_input else "the expected result"
+        return (f"{name} has the axes of {whose} in reverse order, which is what .T does to "
+                "more than two axes: swap only the axes you mean (e.g. transpose(0, 1))")
+    if len(got) != len(want):
+        return None
+    for axis, (g, w) in enumerate(zip(got, want, strict=True)):
+        if g != w and g in axes and w in axes and axes[g] != axes[w]:
+            return (f"axis {axis} of {name} has the size of the {axes[g]}s ({g}) where the "
+                    f"{axes[w]}s ({w}) belong: a loop or an index over the wrong axis?")
+    return None
 
 
 def _join(names: list[str]) -> str:
@@ -144,7 +189,8 @@ class _Lens:
         self.atol, self.rtol = max(atol, 1e-8) * 10, max(rtol, 1e-6) * 10
 
     def _close(self, a: Tensor, b: Tensor) -> bool:
-        return a.shape == b.shape and bool(torch.isclose(a, b, rtol=self.rtol, atol=self.atol).all())
+        close = a.shape == b.shape and torch.isclose(a, b, rtol=self.rtol, atol=self.atol).all()
+        return bool(close)
 
     def _axis(self, axis: int, axes: dict[int, str]) -> str:
         size = self.want.shape[axis]
@@ -185,6 +231,8 @@ class _Lens:
         if order:
             return (f"{name} has its gate blocks in the order {', '.join(order)}; expected "
                     f"{', '.join(gates)}")
+        if bool((want < 0).any()) and self._close(got, want.abs()):
+            return f"{name} has lost its signs: it is |the expected values|"
         for activation, words in ((torch.tanh, "tanh"), (torch.sigmoid, "sigmoid")):
             if self._close(activation(got), want):
                 return f"{name} is the pre-activation: {words} was not applied to it"
@@ -237,7 +285,7 @@ class _Lens:
         if width:
             bad = [gate for gate, block in zip(gates, wrong.split(width, -1), strict=True)
                    if bool(block.any())]  # fmt: skip
-            if len(bad) < len(gates):
+            if bad and len(bad) < len(gates):
                 good = [g for g in gates if g not in bad]
                 return (f"in {self.name}, the {', '.join(bad)} block{'s' * (len(bad) > 1)} "
                         f"{'are' if len(bad) > 1 else 'is'} wrong; the {', '.join(good)} "
@@ -251,7 +299,7 @@ class _Lens:
             bad = [i for i in range(size) if bool(along[i])]
             if len(bad) < size:
                 candidates.append((len(bad) / size, axis, bad))
-        if not candidates:
+        if not candidates or not bool(wrong.any()):
             return None
         _, axis, bad = min(candidates)
         return self._say_where(axis, bad, axes)
@@ -260,24 +308,24 @@ class _Lens:
         size = self.want.shape[axis]
         label = axes.get(size, "") if list(self.want.shape).count(size) == 1 else ""
         good = [i for i in range(size) if i not in bad]
-        noun = label.split()[-1] if label else f"index along axis {axis}"
+        noun = label.split()[-1] if label else "index"
 
         def say(indices: list[int], verdict: str) -> str:
             many = len(indices) > 1
-            plural = (noun.replace("index", "indices", 1) if noun.startswith("index")
-                      else f"{noun}s") if many else noun  # fmt: skip
+            plural = ("indices" if noun == "index" else f"{noun}s") if many else noun
             return f"{plural} {_ranges(indices)} {'are' if many else 'is'} {verdict}"
 
-        text = f"in {self.name}, {say(good, 'right')} and {say(bad, 'wrong')}"
+        along = "" if label else f" along axis {axis}"
+        text = f"in {self.name}{along}, {say(good, 'right')} and {say(bad, 'wrong')}"
         if label == "time step":
             if good == list(range(len(good))):
-                hint = ("your first step is right, later ones are not: is the state carried "
-                        "from step to step?" if len(good) == 1 else "the error starts at step "
-                        f"{bad[0]}: what changes there?")  # fmt: skip
+                hint = ("your first step is right, later ones are not: check what is carried "
+                        "from one step to the next" if len(good) == 1 else "the error starts "
+                        f"at step {bad[0]}: what changes there?")  # fmt: skip
                 return f"{text}; {hint}"
             if bad == list(range(len(bad))):
                 return (f"{text}; the last steps are right, earlier ones are not: is what flows "
                         "back from later steps carried (and added) into earlier ones?")
         if label == "batch row":
-            return f"{text}: is every sample treated alike (indexing the batch axis)?"
+            return f"{text}: what is different about the wrong samples?"
         return text

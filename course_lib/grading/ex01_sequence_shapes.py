@@ -40,7 +40,10 @@ _PAD = shapes.pad_sequences
 PAD_SEQUENCES = (
     _pad_check("padding='pre' (the default, as in Keras)", {},
                with_inputs(_PAD, "the padding went after the sequence; the default, 'pre', "
-                                 "puts it before", padding="post")),
+                                 "puts it before", padding="post"),
+               Variant("T was taken from the first sequence; without maxlen, T is the length "
+                       "of the longest", lambda sequences, **options: _PAD(
+                           sequences, **{**options, "maxlen": len(sequences[0])}))),
     _pad_check("padding='post'", {"padding": "post"},
                with_inputs(_PAD, "the padding went before the sequence; 'post' puts it after",
                            padding="pre")),
@@ -84,7 +87,9 @@ LENGTHS_TO_MASK = (
     Check("max_len=None (T is the longest length)", shapes.lengths_to_mask,
           _lengths_case(False), _MASK_VARIANTS),
     Check("max_len longer than every sequence", shapes.lengths_to_mask,
-          _lengths_case(True), _MASK_VARIANTS),
+          _lengths_case(True), (*_MASK_VARIANTS, with_inputs(
+              shapes.lengths_to_mask, "max_len was ignored: when it is given, the mask has "
+              "max_len columns (steps), however short the sequences", max_len=None))),
 )  # fmt: skip
 
 # -------------------------------------------------------------------------- last_valid_step
@@ -103,9 +108,13 @@ LAST_VALID_STEP = (
           (Variant("read outputs[:, -1], the last step, which is padding for shorter sequences",
                    lambda outputs, lengths: outputs[:, -1]),
            Variant("read outputs[:, 0], the first step",
-                   lambda outputs, lengths: outputs[:, 0])),
-          hints=(("out of bounds", "off-by-one in time: sample b's last real step is at index "
-                                   "lengths[b] - 1"),)),
+                   lambda outputs, lengths: outputs[:, 0]),
+           Variant("outputs[:, lengths - 1] takes the steps of every length for every sample "
+                   "(a (B, B, H) block): index both axes, outputs[torch.arange(B), lengths - 1]",
+                   lambda outputs, lengths: outputs[:, lengths - 1])),
+          hints=(("out of bounds", "an index runs past the end of an axis, an off-by-one in "
+                  "time or an index on the wrong axis: sample b's last real step is at index "
+                  "lengths[b] - 1 of the time axis (axis 1); the batch index goes on axis 0"),)),
 )  # fmt: skip
 
 # ---------------------------------------------------------------------------- to_time_major
@@ -121,10 +130,12 @@ def _batch_case(*trailing: int):
 _RESHAPED = with_output(shapes.to_time_major, "x was reshaped instead of transposed: reshape "
                         "keeps the memory order, so steps of different samples get mixed up",
                         lambda out, args: args["x"].reshape(out.shape))  # fmt: skip
+_MORE_AXES = (("does not match the length of the desired ordering",
+               "x may have more than three axes: swap only the first two, x.transpose(0, 1)"),)
 TO_TIME_MAJOR = (
     Check("(B, T, D) → (T, B, D)", shapes.to_time_major, _batch_case(2), (_RESHAPED,)),
     Check("(B, T, H, W) → (T, B, H, W), e.g. video frames", shapes.to_time_major,
-          _batch_case(2, 4), (_RESHAPED,)),
+          _batch_case(2, 4), (_RESHAPED,), hints=_MORE_AXES),
 )  # fmt: skip
 
 # ---------------------------------------------------------------------------- pattern_output

@@ -84,7 +84,9 @@ RNN_FORWARD = (
                        "reverse of x's order); they were flipped back",
                        lambda out, args: reverse_time(out)),
            with_inputs(_FORWARD, "go_backwards was ignored: read x from its last step",
-                       go_backwards=False)),
+                       go_backwards=False),
+           with_inputs(_FORWARD, "go_backwards reversed the batch axis (axis 0); it reverses "
+                       "time, x[:, ::-1]", x=lambda x: x.flip(0), go_backwards=False)),
           **_FORWARD_OPTIONS),
 )  # fmt: skip
 
@@ -116,7 +118,10 @@ _TWO_BIASES = Variant("two bias vectors counted: PyTorch has b_ih and b_hh, the 
 COUNT_PARAMS = (
     Check("with bias: D·H + H·H + H", _count, _sizes_case(True),
           (_MISSING_W_H, _TWO_BIASES, _W_H_AS_D_H)),
-    Check("without bias: D·H + H·H", _count, _sizes_case(False), (_MISSING_W_H, _W_H_AS_D_H)),
+    Check("without bias: D·H + H·H", _count, _sizes_case(False),
+          (_MISSING_W_H, _W_H_AS_D_H,
+           Variant("bias=False was ignored: without a bias, count only W_x and W_h",
+                   lambda input_size, hidden_size, bias=True: _count(input_size, hidden_size)))),
 )  # fmt: skip
 
 # -------------------------------------------------------------------------- torch_rnn_weights
@@ -151,6 +156,8 @@ _TORCH_VARIANTS = (
                 "bias_hh", lambda w, args: (w[0], w[1], args["rnn"].bias_ih_l0)),
     with_output(_course_weights, "W_h is transposed: torch's weight_hh_l0 is (out, in) = "
                 "W_h.T", lambda w, args: (w[0], w[1].T, w[2])),
+    with_output(_course_weights, "the two biases were averaged; nn.RNN adds them: b = bias_ih "
+                "+ bias_hh", lambda w, args: (w[0], w[1], w[2] / 2)),
 )  # fmt: skip
 # Untransposed weights cannot even run in the recurrence (the first check names that mistake).
 TORCH_RNN_WEIGHTS = (
@@ -174,6 +181,11 @@ def _batches_case(gen: torch.Generator) -> Case:
     return Case({"rnn": rnn, "batches": [_randn(gen, B, T, D) for _ in range(3)]})
 
 
+def _carried_once(rnn: nn.RNN, batches: list[Tensor]) -> list[Tensor]:
+    first, state = rnn(batches[0])
+    return [first, *(rnn(x, state)[0] for x in batches[1:])]
+
+
 def _states_to_other_samples(rnn: nn.RNN, batches: list[Tensor]) -> list[Tensor]:
     outputs, state = [], None
     for x in batches:
@@ -189,9 +201,13 @@ STATEFUL_RNN = (
                    lambda rnn, batches: _stateful(rnn, batches, carry=False)),
            Variant("states were passed to the wrong samples: sample i's final state must seed "
                    "sample i of the next batch",
-                   _states_to_other_samples)),
+                   _states_to_other_samples),
+           Variant("only the first batch's final state was carried: every batch must start "
+                   "from the final state of the batch just before it", _carried_once)),
           hints=(("hx should also be 3-D", "nn.RNN's state h0/h_n is (num_layers * "
-                  "num_directions, B, H) even with batch_first=True: keep the first axis"),)),
+                  "num_directions, B, H) even with batch_first=True: keep the first axis"),
+                 ("Expected hidden size", "the state passed on has the wrong shape: with "
+                  "batch_first=True the output is (B, T, H) and h_n is (1, B, H): pass h_n on"))),
 )  # fmt: skip
 
 ASSIGNMENT = Assignment(

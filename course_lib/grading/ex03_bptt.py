@@ -46,7 +46,14 @@ RNN_CELL_BACKWARD = (
                    lambda dh, cache: _CELL_BACKWARD(dh, cache._replace(W_h=cache.W_h.T))),
            Variant("dW_h must be h_prev.T @ da (the state that entered the step), not h.T @ da",
                    lambda dh, cache: {**_CELL_BACKWARD(dh, cache), "dW_h":
-                                      _CELL_BACKWARD(dh, cache._replace(h_prev=cache.h))["dW_h"]})),
+                                      _CELL_BACKWARD(dh, cache._replace(h_prev=cache.h))["dW_h"]}),
+           Variant("tanh was applied to h again: the cache holds h = tanh(a) already, so "
+                   "tanh'(a) = 1 - h**2, not 1 - tanh(h)**2",
+                   lambda dh, cache: _CELL_BACKWARD(dh, cache._replace(h=torch.tanh(cache.h)))),
+           Variant("h and h_prev were swapped when reading the cache: da uses the new state, "
+                   "dh * (1 - h**2), and dW_h the state that entered the step, h_prev",
+                   lambda dh, cache: _CELL_BACKWARD(dh, cache._replace(h=cache.h_prev,
+                                                                       h_prev=cache.h)))),
           numpy=True),
 )  # fmt: skip
 
@@ -59,15 +66,18 @@ def _sequence_case(gen: torch.Generator) -> Case:
     return Case({"dh_seq": _randn(gen, B, T, H), "caches": caches})
 
 
-def _bptt(dh_seq: Tensor, caches: list, *, carry: bool = True, accumulate: bool = True) -> dict:
-    """Backpropagation through time with one of two steps switchable off, for the variants."""
-    dh_next, dxs, grads = torch.zeros_like(dh_seq[:, 0]), [], {}
-    for t in reversed(range(dh_seq.shape[1])):
+def _bptt(dh_seq: Tensor, caches: list, *, carry: bool = True, accumulate: bool = True,
+          backwards: bool = True) -> dict:  # fmt: skip
+    """Backpropagation through time with one of its steps switched off, or run forward in time,
+    for the variants."""
+    dh_next, dxs, grads = torch.zeros_like(dh_seq[:, 0]), {}, {}
+    steps = range(dh_seq.shape[1])
+    for t in reversed(steps) if backwards else steps:
         step = _CELL_BACKWARD(dh_seq[:, t] + (dh_next if carry else 0), caches[t])
-        dxs.append(step.pop("dx"))
+        dxs[t] = step.pop("dx")
         dh_next = step.pop("dh_prev")
         grads = {k: grads[k] + g if accumulate and grads else g for k, g in step.items()}
-    return {"dx": torch.stack(dxs[::-1], dim=1), "dh0": dh_next, **grads}
+    return {"dx": torch.stack([dxs[t] for t in steps], dim=1), "dh0": dh_next, **grads}
 
 
 RNN_BACKWARD = (
@@ -77,7 +87,10 @@ RNN_BACKWARD = (
                    _bptt(dh_seq, caches, carry=False)),
            Variant("the weight gradients are not summed over time: W_x, W_h and b are shared by "
                    "every step, so add each step's gradient", lambda dh_seq, caches:
-                   _bptt(dh_seq, caches, accumulate=False))),
+                   _bptt(dh_seq, caches, accumulate=False)),
+           Variant("the loop ran forward in time: the backward pass starts at the last step and "
+                   "walks back, for t in reversed(range(T)), carrying dh_prev to step t - 1",
+                   lambda dh_seq, caches: _bptt(dh_seq, caches, backwards=False))),
           numpy=True, stand_ins={"rnn_cell_backward": _CELL_BACKWARD}),
 )  # fmt: skip
 
@@ -101,12 +114,26 @@ def _one_sided(f, x, eps=1e-6):
     return grad
 
 
+def _not_restored(f, x, eps=1e-6):
+    """Centred differences that leave each entry at x - eps afterwards."""
+    point, grad = x.clone(), torch.zeros_like(x)
+    for i in range(x.numel()):
+        original = point.view(-1)[i].clone()
+        point.view(-1)[i] = original + eps
+        plus = f(point)
+        point.view(-1)[i] = original - eps
+        grad.view(-1)[i] = (plus - f(point)) / (2 * eps)
+    return grad
+
+
 _NUMERICAL = gradients.numerical_gradient
 _NUMERICAL_VARIANTS = (
     with_output(_NUMERICAL, "divided by eps instead of 2·eps: the centred difference spans "
                 "2·eps", lambda grad, args: 2 * grad),
     Variant("one-sided difference (f(x + eps) - f(x)) / eps; use the centred difference "
             "(f(x + eps) - f(x - eps)) / (2·eps)", _one_sided),
+    Variant("x[index] was not put back after the two evaluations, so every later entry was "
+            "differentiated at a shifted point: restore x[index] = original", _not_restored),
 )  # fmt: skip
 NUMERICAL_GRADIENT = (
     Check("x of shape (3, 4), eps=1e-4", _NUMERICAL, _function_case((3, 4), eps=1e-4),
@@ -141,6 +168,9 @@ _RELATIVE_VARIANTS = (
             lambda a, b: float((a - b).abs().max() / a.abs().max())),
     Variant("the largest signed difference was used; take the largest in absolute value, "
             "max |a - b|", lambda a, b: float((a - b).max() / (a.abs() + b.abs()).max())),
+    Variant("the largest element-wise ratio |a - b| / (|a| + |b|) (CS231n's form); this part "
+            "divides the largest difference by the largest sum, max |a - b| / max(|a| + |b|)",
+            lambda a, b: float(((a - b).abs() / (a.abs() + b.abs()).clamp(min=1e-8)).max())),
 )  # fmt: skip
 RELATIVE_ERROR = (
     Check("two close gradients, a − b largest where it is positive", _RELATIVE,
@@ -168,16 +198,22 @@ def _reference_epoch(model, x, y, chunk_len, optimizer):
 
 
 def _chunk_losses(model, x, y, chunk_len, optimizer, *, carry: bool = True,
-                  zero_grad: bool = True) -> list[float]:  # fmt: skip
-    """The loss of each chunk, in order, as the notebook's tbptt_epoch returns them."""
+                  zero_grad: str = "before backward",
+                  short_last: bool = True) -> list[float]:  # fmt: skip
+    """The loss of each chunk, in order, as the notebook's tbptt_epoch returns them; the
+    options build the variants (``zero_grad`` "before backward", "never" or "before step")."""
     losses = []
     state = None
     for x_chunk, y_chunk in zip(x.split(chunk_len, 1), y.split(chunk_len, 1), strict=True):
-        if zero_grad:
+        if x_chunk.shape[1] < chunk_len and not short_last:
+            break
+        if zero_grad == "before backward":
             optimizer.zero_grad()
         output, state = model(x_chunk, bptt.detach_state(state) if carry else None)
         loss = F.mse_loss(output, y_chunk)
         loss.backward()
+        if zero_grad == "before step":
+            optimizer.zero_grad()
         optimizer.step()
         losses.append(loss.item())
     return losses
@@ -191,7 +227,13 @@ _TBPTT_VARIANTS = (
     Variant("the state was not carried: every chunk started from zeros; pass the previous "
             "chunk's final state on (detached)", lambda *args: _chunk_losses(*args, carry=False)),
     Variant("optimizer.zero_grad() is missing: each chunk's gradients were added to the "
-            "previous ones'", lambda *args: _chunk_losses(*args, zero_grad=False)),
+            "previous ones'", lambda *args: _chunk_losses(*args, zero_grad="never")),
+    Variant("optimizer.zero_grad() ran between backward() and step(), so every step used zero "
+            "gradients: zero them before backward()",
+            lambda *args: _chunk_losses(*args, zero_grad="before step")),
+    Variant("the short last chunk was skipped: x.split(chunk_len, dim=1), or range(0, T, "
+            "chunk_len), also gives the last T % chunk_len steps",
+            lambda *args: _chunk_losses(*args, short_last=False)),
 )  # fmt: skip
 _DETACH_HINT = (("modified by an inplace operation", "the carried state still holds the previous "
                  "chunk's graph: detach it"),)  # fmt: skip

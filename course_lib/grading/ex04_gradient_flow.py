@@ -50,9 +50,13 @@ SPECTRAL_RADIUS = (
           (Variant("you computed the largest singular value (the 2-norm); the spectral radius is "
                    "the largest |eigenvalue|, which is smaller for a non-normal matrix",
                    gradients.largest_singular_value),
-           Variant("you took the largest real part of the eigenvalues; complex eigenvalues count "
-                   "by their modulus: use np.abs",
+           Variant("you took the eigenvalue with the largest real part (which is also what max() "
+                   "of complex numbers picks in numpy); complex eigenvalues count by their "
+                   "modulus: np.abs(eigenvalues).max()",
                    lambda W: float(torch.linalg.eigvals(W).real.max())),
+           Variant("eigvalsh assumes a symmetric matrix and reads one triangle; W is not "
+                   "symmetric: use np.linalg.eigvals",
+                   lambda W: float(torch.linalg.eigvalsh(W).abs().max())),
            Variant("you took the largest |entry| of W, not of its eigenvalues",
                    lambda W: float(W.abs().max()))),
           numpy=True),
@@ -72,6 +76,19 @@ def _jacobian_norms(W_h: Tensor, h_seq: Tensor) -> Tensor:
     return gradients.jacobian_norms(W_h, h_seq)
 
 
+def _products(W_h: Tensor, h_seq: Tensor, *, new_on_left: bool = True, ord: Any = 2) -> Tensor:
+    """Norms of the Jacobian products, each new Jacobian multiplied on the left (or, a mistake,
+    the right), in the norm ``ord`` (the spectral norm, or a mistaken other one)."""
+    batch, steps, hidden = h_seq.shape
+    product = torch.eye(hidden, dtype=W_h.dtype, device=W_h.device).expand(batch, hidden, hidden)
+    norms = []
+    for t in range(steps):
+        jacobian = (1 - h_seq[:, t] ** 2).unsqueeze(-1) * W_h.T
+        product = jacobian @ product if new_on_left else product @ jacobian
+        norms.append(torch.linalg.matrix_norm(product, ord=ord))
+    return torch.stack(norms, dim=1)
+
+
 def _starting_at_identity(norms: Tensor, args: dict[str, Any]) -> Tensor:
     return torch.cat([torch.ones_like(norms[:, :1]), norms[:, :-1]], dim=1)
 
@@ -84,7 +101,13 @@ JACOBIAN_NORMS = (
                        h_seq=torch.zeros_like),
            with_output(_jacobian_norms, "off by one in time: the norm was recorded before "
                        "multiplying by step t's Jacobian (entry [b, 0] must already include "
-                       "J_1)", _starting_at_identity))),
+                       "J_1)", _starting_at_identity),
+           Variant("the Jacobians were multiplied in the wrong order: ∂h_t/∂h_0 = J_t ⋯ J_1, so "
+                   "each new J_t goes on the left, product = J_t @ product",
+                   lambda W_h, h_seq: _products(W_h, h_seq, new_on_left=False)),
+           Variant("the Frobenius norm (matrix_norm's default) was taken; this part asks for the "
+                   "spectral norm, matrix_norm(P, ord=2)",
+                   lambda W_h, h_seq: _products(W_h, h_seq, ord="fro")))),
 )  # fmt: skip
 
 # ---------------------------------------------------------------------------- rnn_grad_norms
@@ -155,7 +178,9 @@ CLIP_BY_VALUE = (
                    lambda grads, clip_value: [g.clamp(max=clip_value) for g in grads]),
            Variant("the gradients were scaled by their norm: that is clipping by norm; by value "
                    "clamps each entry separately",
-                   lambda grads, clip_value: gradients.clip_by_global_norm(grads, clip_value)[0]))),
+                   lambda grads, clip_value: gradients.clip_by_global_norm(grads, clip_value)[0]),
+           with_inputs(_clip_value, "the range was hard-coded as [-1, 1]: clip to [-clip_value, "
+                       "clip_value], the argument", clip_value=1.0))),
 )  # fmt: skip
 
 # ------------------------------------------------------------------------ clip_by_global_norm
@@ -189,6 +214,21 @@ def _scaled_up(grads: list[Tensor], max_norm: float) -> tuple[list[Tensor], Tens
     return [g * max_norm / (total + 1e-6) for g in grads], total
 
 
+def _clipped_with(total: Tensor, grads: list[Tensor], max_norm: float,
+                  scale_to: float | None = None) -> tuple[list[Tensor], Tensor]:  # fmt: skip
+    factor = torch.clamp((max_norm if scale_to is None else scale_to) / (total + 1e-6), max=1.0)
+    return [g * factor for g in grads], total
+
+
+def _sum_of_norms(grads: list[Tensor], max_norm: float) -> tuple[list[Tensor], Tensor]:
+    return _clipped_with(sum(torch.linalg.vector_norm(g) for g in grads), grads, max_norm)
+
+
+def _to_unit_norm(grads: list[Tensor], max_norm: float) -> tuple[list[Tensor], Tensor]:
+    total = torch.linalg.vector_norm(torch.cat([g.flatten() for g in grads]))
+    return _clipped_with(total, grads, max_norm, scale_to=1.0)
+
+
 _NORM_VARIANTS = (
     Variant("each gradient was clipped by its own norm; clip_grad_norm_ scales all of them by "
             "one factor computed from their joint (global) norm", _each_by_own_norm),
@@ -196,6 +236,10 @@ _NORM_VARIANTS = (
                 "total norm before clipping", _norm_after),
     Variant("gradients were scaled *up* to max_norm; the factor is min(max_norm / (norm + 1e-6), "
             "1), so small gradients stay unchanged", _scaled_up),
+    Variant("the per-tensor norms were added up; the global norm is the 2-norm of all entries "
+            "together, sqrt(sum of squared norms)", _sum_of_norms),
+    Variant("the gradients were scaled to norm 1 instead of max_norm: the factor is "
+            "max_norm / (norm + 1e-6)", _to_unit_norm),
 )  # fmt: skip
 CLIP_BY_GLOBAL_NORM = (
     Check("clipped gradients when the global norm exceeds max_norm", _clip_norm,
@@ -230,9 +274,17 @@ def _from_the_ends(norms: Tensor) -> str:
     return "vanishing" if slope < -0.05 else "exploding" if slope > 0.05 else "stable"
 
 
-def _no_log(norms: Tensor) -> str:
-    slope = float(np.polyfit(np.arange(len(norms)), norms.cpu().numpy(), deg=1)[0])
+def _regime(slope: float) -> str:
     return "vanishing" if slope < -0.05 else "exploding" if slope > 0.05 else "stable"
+
+
+def _no_log(norms: Tensor) -> str:
+    return _regime(float(np.polyfit(np.arange(len(norms)), norms.cpu().numpy(), deg=1)[0]))
+
+
+def _fitted(norms: Tensor, *, log: Any = np.log, coefficient: int = 0) -> str:
+    values = log(norms.cpu().numpy())
+    return _regime(float(np.polyfit(np.arange(len(norms)), values, deg=1)[coefficient]))
 
 
 _REGIME_VARIANTS = (
@@ -243,6 +295,10 @@ _REGIME_VARIANTS = (
                 norms=lambda n: n.flip(0)),
     Variant("the line was fitted to the norms themselves; fit it to their logarithms (the slope "
             "of log-norms is the log of the growth factor per step)", _no_log),
+    Variant("np.polyfit returns [slope, intercept]: the intercept, [1], was read as the slope; "
+            "take [0]", lambda norms: _fitted(norms, coefficient=1)),
+    Variant("the slope of log10 of the norms was compared with ±0.05, a threshold for the "
+            "natural log: use np.log", lambda norms: _fitted(norms, log=np.log10)),
 )  # fmt: skip
 CLASSIFY_REGIME = (
     Check("norms shrinking by 0.8 per step", gradients.classify_regime, _norms_case(0.8),

@@ -9,6 +9,7 @@ Parts: ``lstm_cell_forward``, ``lstm_forward``, ``lstm_cell_backward`` (numpy),
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -43,7 +44,7 @@ def module_variant(
         edited = copy.deepcopy(module)
         with torch.no_grad():
             for name, param in edited.named_parameters():
-                param.copy_(edit(name, param))
+                param.copy_(edit(name, param).clone())  # clone: an edit may return a view
         return reference(edited, *args)
 
     return Variant(mistake, mistaken)
@@ -76,13 +77,29 @@ def _h_without_tanh(*args: Tensor) -> tuple[Tensor, Tensor]:
     return step.o * step.c, step.c
 
 
+def _cell_written(
+    x: Tensor, h_prev: Tensor, c_prev: Tensor, W_x: Tensor, W_h: Tensor, b: Tensor, *,
+    candidate: Callable[[Tensor], Tensor] = torch.tanh, h_from_old_cell: bool = False,
+) -> tuple[Tensor, Tensor]:  # fmt: skip
+    """One LSTM step written out, with the mistakes the keywords name: the candidate squashed by
+    ``candidate``, or h read from ``c_prev`` instead of the new cell."""
+    a_i, a_f, a_g, a_o = (x @ W_x + h_prev @ W_h + b).chunk(4, dim=-1)
+    c = torch.sigmoid(a_f) * c_prev + torch.sigmoid(a_i) * candidate(a_g)
+    return torch.sigmoid(a_o) * torch.tanh(c_prev if h_from_old_cell else c), c
+
+
 LSTM_CELL_FORWARD = (
     Check("(h, c) of one step, gates stacked i, f, g, o", _cell, _cell_case,
           (with_inputs(_cell, "wrong gate order: the blocks are i, f, g, o (PyTorch), not "
                        "i, f, o, g (CS231n)", W_x=_swap_g_o, W_h=_swap_g_o, b=_swap_g_o),
            Variant("tanh(c_t) is missing in h_t = o ⊙ tanh(c_t)", _h_without_tanh),
            with_inputs(_cell, "the input and forget gates are swapped: c_t = f ⊙ c_(t-1) + i ⊙ g",
-                       **{w: permute_blocks("figo", "ifgo") for w in ("W_x", "W_h", "b")})),
+                       **{w: permute_blocks("figo", "ifgo") for w in ("W_x", "W_h", "b")}),
+           Variant("the candidate g was squashed with a sigmoid like the gates; it uses tanh: "
+                   "g = tanh(a_g), so it can be negative",
+                   functools.partial(_cell_written, candidate=torch.sigmoid)),
+           Variant("h was computed from the old cell state c_(t-1); it reads the new one: "
+                   "h_t = o ⊙ tanh(c_t)", functools.partial(_cell_written, h_from_old_cell=True))),
           numpy=True),
 )  # fmt: skip
 
@@ -100,10 +117,25 @@ def _forward(x: Tensor, h0: Tensor, c0: Tensor, W_x: Tensor, W_h: Tensor, b: Ten
     return sequence.lstm_forward(x, h0, c0, W_x, W_h, b, return_state=True)
 
 
+def _cell_state_not_carried(x: Tensor, h0: Tensor, c0: Tensor, W_x: Tensor, W_h: Tensor,
+                            b: Tensor) -> tuple[Tensor, Tensor, Tensor]:  # fmt: skip
+    h, hs = h0, []
+    for t in range(x.shape[1]):
+        h, c = _cell(x[:, t], h, c0, W_x, W_h, b)
+        hs.append(h)
+    return torch.stack(hs, dim=1), h, c
+
+
 LSTM_FORWARD = (
     Check("(h_seq, h_T, c_T) over a (B, T, D) sequence", _forward, _sequence_case,
-          (with_inputs(_forward, "the sequence was read backwards in time", x=reverse_time),),
-          numpy=True, stand_ins={"lstm_cell_forward": _cell}),
+          (with_inputs(_forward, "the sequence was read backwards in time", x=reverse_time),
+           Variant("the cell state was not carried over time: every step got c0; pass each "
+                   "step the c of the step before, h, c = lstm_cell_forward(x[:, t], h, c, ...)",
+                   _cell_state_not_carried)),
+          numpy=True, stand_ins={"lstm_cell_forward": _cell},
+          hints=(("from x, H=", "the step's x and its state disagree on the batch size: x is "
+                                "batch first (B, T, D), so step t is x[:, t] (x[t] is sample "
+                                "t)"),)),
 )  # fmt: skip
 
 # ------------------------------------------------------------------------- lstm_cell_backward
@@ -128,13 +160,36 @@ def _no_h_path_into_c(dh: Tensor, dc: Tensor, cache: dict[str, Tensor]) -> dict[
     return {name: full[name] - part[name] for name in full}
 
 
+def _backward_written(dh: Tensor, dc: Tensor, cache: dict[str, Tensor], *, do_reads_c: bool = False,
+                      df_reads_c: bool = False) -> dict[str, Tensor]:  # fmt: skip
+    """The backward pass written out, with the mistakes the keywords name: ``do = dh ⊙ c`` (no
+    tanh), or ``df = dc_total ⊙ c`` (the new cell instead of ``c_prev``)."""
+    i, f, g, o, c = (cache[name] for name in "ifgoc")
+    tanh_c = torch.tanh(c)
+    do = dh * (c if do_reads_c else tanh_c)
+    dc_total = dc + dh * o * (1 - tanh_c**2)
+    df = dc_total * (c if df_reads_c else cache["c_prev"])
+    da = torch.cat([dc_total * g * i * (1 - i), df * f * (1 - f), dc_total * i * (1 - g**2),
+                    do * o * (1 - o)], dim=-1)  # fmt: skip
+    grads = {"dx": da @ cache["W_x"].T, "dh_prev": da @ cache["W_h"].T, "dc_prev": dc_total * f,
+             "dW_x": cache["x"].T @ da, "dW_h": cache["h_prev"].T @ da}  # fmt: skip
+    if cache.get("b") is not None:
+        grads["db"] = da.sum(0)
+    return grads
+
+
 LSTM_CELL_BACKWARD = (
     Check("gradients dx, dh_prev, dc_prev, dW_x, dW_h, db of one step", _backward, _cache_case,
           (Variant("the gradient flowing from h into c is missing: dc_total = dc + dh ⊙ o ⊙ "
                    "(1 − tanh²(c_t)), not just dc", _no_h_path_into_c),
            with_output(_backward, "dc_prev is missing the forget gate: dc_prev = dc_total ⊙ f "
                        "(the constant error carousel)",
-                       lambda g, a: {**g, "dc_prev": g["dc_prev"] / a["cache"]["f"]})),
+                       lambda g, a: {**g, "dc_prev": g["dc_prev"] / a["cache"]["f"]}),
+           Variant("the output gate's gradient used c; h = o ⊙ tanh(c), so do = dh ⊙ tanh(c)",
+                   functools.partial(_backward_written, do_reads_c=True)),
+           Variant("the forget gate's gradient used the new cell c; c = f ⊙ c_prev + i ⊙ g, so "
+                   "df = dc_total ⊙ c_prev",
+                   functools.partial(_backward_written, df_reads_c=True))),
           numpy=True, gates="ifgo"),
 )  # fmt: skip
 
@@ -153,6 +208,18 @@ def _torch_lstm(lstm: nn.LSTM, x: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor]
     return lstm(x)
 
 
+def _reshaped_not_transposed(prefix: str) -> Callable[[str, Tensor], Tensor]:
+    """An edit for :func:`module_variant`, for the weights named ``prefix...``: the module
+    computes ``u @ W.T``, and code that used ``W.reshape(cols, rows)`` in place of ``W.T``
+    computes the same with ``W.reshape(cols, rows).T`` as the weight."""
+    return lambda name, p: p.reshape(p.shape[1], -1).T if name.startswith(prefix) else p
+
+
+# Advice for a state created with torch.zeros(batch, hidden): on the GPU it fails on the device,
+# on the CPU on the dtype (the checks run in float64).
+_LIKE_X = ("(torch.zeros(...) is float32 on the CPU whatever x is): create it like the input, "
+           "x.new_zeros(...) or torch.zeros(..., dtype=x.dtype, device=x.device)")
+
 LSTM_LAYER_FORWARD = (
     Check("output and (h_n, c_n) of nn.LSTM(batch_first=True), from its weights",
           _torch_lstm, _torch_lstm_case,
@@ -163,9 +230,16 @@ LSTM_LAYER_FORWARD = (
                           lambda name, p: p * 0 if name.startswith("bias_hh") else p),
            module_variant(_torch_lstm, "bias_ih is missing: PyTorch adds both biases, "
                           "bias_ih + bias_hh",
-                          lambda name, p: p * 0 if name.startswith("bias_ih") else p)),
+                          lambda name, p: p * 0 if name.startswith("bias_ih") else p),
+           module_variant(_torch_lstm, "weight_hh was reshaped to (H, 4H) instead of transposed: "
+                          "reshape keeps the memory order and scrambles the entries; use "
+                          "weight_hh_l0.T", _reshaped_not_transposed("weight_hh"))),
           hints=(("shapes cannot be multiplied", "PyTorch stores weight_ih as (4H, D): use its "
-                                                 "transpose, x_t @ weight_ih.T"),)),
+                                                 "transpose, x_t @ weight_ih.T"),
+                 ("expected m1 and m2 to have the same dtype",
+                  f"a tensor you created has another dtype than the weights {_LIKE_X}"),
+                 ("Expected all tensors to be on the same device",
+                  f"a tensor you created is on another device than the weights {_LIKE_X}"))),
 )  # fmt: skip
 
 # --------------------------------------------------------------------------- lstm_from_cs231n
@@ -176,6 +250,12 @@ def _cs231n_case(gen: torch.Generator) -> Case:
                  "b": _randn(gen, 4 * HIDDEN)})  # fmt: skip
 
 
+def _g_twice(W: Tensor) -> Tensor:
+    """CS231n blocks i, f, o, g after ``W[o], W[g] = W[g], W[o]`` on views: i, f, g, g."""
+    i, f, _, g = W.chunk(4, dim=-1)
+    return torch.cat([i, f, g, g], dim=-1)
+
+
 LSTM_FROM_CS231N = (
     Check("CS231n (i, f, o, g) weights and bias → course order (i, f, g, o)",
           convert.lstm_from_cs231n, _cs231n_case,
@@ -184,7 +264,14 @@ LSTM_FROM_CS231N = (
            with_output(convert.lstm_from_cs231n, "the bias was not reordered: it stacks the "
                        "same four gate blocks as the weights", lambda out, a: (*out[:2], a["b"])),
            with_output(convert.lstm_from_cs231n, "the recurrent weights Wh were not reordered",
-                       lambda out, a: (out[0], a["Wh"], out[2]))),
+                       lambda out, a: (out[0], a["Wh"], out[2])),
+           with_output(convert.lstm_from_cs231n, "the weights were transposed to PyTorch's "
+                       "(4H, in) layout; the course keeps CS231n's (in, 4H): only reorder the "
+                       "blocks", lambda out, a: (out[0].T, out[1].T, out[2])),
+           Variant("the o and g blocks were swapped in place through numpy views: the first "
+                   "assignment overwrites o with g, so g ends up in both; build a new array "
+                   "(np.concatenate), and leave the input unchanged",
+                   lambda Wx, Wh, b: tuple(map(_g_twice, (Wx, Wh, b))))),
           numpy=True, gates="ifgo"),
 )  # fmt: skip
 

@@ -17,7 +17,7 @@ from .. import bptt, decoding, shapes
 from ..models import TinyLM
 from .assignment import Assignment
 from .check import Case, Check, Variant
-from .variants import with_inputs, with_output
+from .variants import transpose, with_inputs, with_output
 
 F64 = torch.float64
 
@@ -47,11 +47,28 @@ def _zero_outside_top_k(logits: Tensor, temperature: float = 1.0, top_k: int | N
     return _sample(logits.where(kept, 0.0), temperature, None, seed)
 
 
+def _softmax_over_batch(logits: Tensor, temperature: float = 1.0, top_k: int | None = None,
+                        seed: int = 0) -> Tensor:  # fmt: skip
+    """Drawn as the reference draws (same masking, same seeded generator, one multinomial over
+    the rows), but from a softmax taken down each column, over the batch."""
+    generator = torch.Generator(device=logits.device).manual_seed(seed)
+    if top_k is not None:
+        kept = torch.topk(logits, top_k, dim=-1).indices
+        logits = torch.full_like(logits, float("-inf")).scatter(-1, kept, logits.gather(-1, kept))
+    probs = torch.softmax(logits / temperature, dim=0)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+
+
 _SAMPLE_VARIANTS = (
     with_inputs(_sample, "the logits were multiplied by the temperature; divide them: "
                 "softmax(logits / T)", temperature=lambda t: 1.0 / t),
     Variant("the argmax was taken instead of sampling (that is temperature 0)",
             lambda logits, temperature=1.0, top_k=None, seed=0: logits.argmax(-1)),
+    Variant("the softmax was taken over the batch axis (dim=0), so each row's probabilities "
+            "are wrong; take it over the vocabulary, dim=-1", _softmax_over_batch),
+    with_inputs(_sample, "the temperature was applied to the probabilities after the softmax, "
+                "where it has no effect (sampling renormalises them); divide the logits "
+                "before it: softmax(logits / T)", temperature=1.0),
 )  # fmt: skip
 _TOP_K_VARIANTS = (
     with_inputs(_sample, "top_k was ignored: keep only the k largest logits", top_k=None),
@@ -76,25 +93,96 @@ def _beam(log_P: Tensor, start_token: int, beam_width: int, max_len: int):
     return result.sequences, result.scores
 
 
+def _tie_at_a_cut(log_P: Tensor, start_token: int, beam_width: int, max_len: int) -> bool:
+    """Whether some step's ``beam_width``-th and next best candidates score the same. Paths
+    through the same transitions in another order score exactly alike, and which of them is
+    kept is then a matter of sort order: a right answer could differ from the reference's."""
+    table = log_P.tolist()
+    beams = [(0.0, start_token)]  # (score, last token)
+    for _ in range(max_len):
+        pool = sorted(((score + p, token) for score, last in beams
+                       for token, p in enumerate(table[last])), reverse=True)  # fmt: skip
+        if len(pool) > beam_width and pool[beam_width - 1][0] - pool[beam_width][0] < 1e-9:
+            return True
+        beams = pool[:beam_width]
+    return False
+
+
 def _bigram_case(beam_width: int, max_len: int, vocab: int = 5):
+    """A random bigram table and start token, drawn again while a tie decides what is kept."""
+
     def make(gen: torch.Generator) -> Case:
-        log_P = torch.log_softmax(1.5 * torch.randn(vocab, vocab, generator=gen, dtype=F64), 1)
-        start = int(torch.randint(0, vocab, (), generator=gen))
-        return Case({"log_P": log_P, "start_token": start, "beam_width": beam_width,
-                     "max_len": max_len})  # fmt: skip
+        while True:
+            log_P = torch.log_softmax(1.5 * torch.randn(vocab, vocab, generator=gen, dtype=F64), 1)
+            start = int(torch.randint(0, vocab, (), generator=gen))
+            if not _tie_at_a_cut(log_P, start, beam_width, max_len):
+                return Case({"log_P": log_P, "start_token": start, "beam_width": beam_width,
+                             "max_len": max_len})  # fmt: skip
 
     return make
 
 
+def _keep_least_likely(log_P: Tensor, start_token: int, beam_width: int, max_len: int):
+    """Sorted ascending: the ``beam_width`` *least* likely candidates kept at every step, least
+    likely first. That is the reference run on ``-log_P``, with the scores negated back."""
+    sequences, scores = _beam(-log_P, start_token, beam_width, max_len)
+    return sequences, [-score for score in scores]
+
+
+def _no_global_sort(log_P: Tensor, start_token: int, beam_width: int, max_len: int):
+    """Each beam's children sorted and cut to beam_width on their own, then the first
+    beam_width of the concatenation kept, with no sort over all candidates together."""
+    beams = [([int(start_token)], 0.0)]
+    for _ in range(max_len):
+        candidates = []
+        for tokens, score in beams:
+            children = [(tokens + [token], score + float(log_P[tokens[-1], token]))
+                        for token in range(log_P.shape[1])]  # fmt: skip
+            children.sort(key=lambda child: child[1], reverse=True)
+            candidates += children[:beam_width]
+        beams = candidates[:beam_width]
+    return [tokens[1:] for tokens, _ in beams], [score for _, score in beams]
+
+
+def _shared_token_list(log_P: Tensor, start_token: int, beam_width: int, max_len: int):
+    """Every extension appends to its parent's token list instead of copying it, so the
+    hypotheses share lists that grow by one token per candidate made (and each score reads
+    the token appended just before as the last one)."""
+    beams = [([int(start_token)], 0.0)]
+    for _ in range(max_len):
+        candidates = []
+        for tokens, score in beams:
+            for token in range(log_P.shape[1]):
+                candidates.append((tokens, score + float(log_P[tokens[-1], token])))
+                tokens.append(token)
+        candidates.sort(key=lambda candidate: candidate[1], reverse=True)
+        beams = candidates[:beam_width]
+    return [tokens[1:] for tokens, _ in beams], [score for _, score in beams]
+
+
+# Mistakes that show at any beam width, greedy decoding included.
 _BEAM_VARIANTS = (
     with_output(_beam, "the start token is included in the sequences; return only the tokens "
                 "generated after it",
                 lambda out, a: ([[a["start_token"], *s] for s in out[0]], out[1])),
     with_inputs(_beam, "off by one: max_len - 1 tokens were generated", max_len=lambda m: m - 1),
+    with_inputs(_beam, "the bigram table was read transposed, as log_P[next, last]; the row is "
+                "the last token: log_P[last, next]", log_P=transpose),
+    Variant("the candidates were sorted in ascending order (reverse=True is missing), so the "
+            "least likely beams were kept; sort them best first", _keep_least_likely),
+    Variant("the hypotheses share one token list: new_tokens = tokens; new_tokens.append(token) "
+            "changes the parent's list for every candidate; make a new list, tokens + [token]",
+            _shared_token_list),
+)  # fmt: skip
+# Mistakes that only show with more than one beam.
+_WIDE_BEAM_VARIANTS = (
     with_inputs(_beam, "only the best extension was kept at each step (greedy decoding); keep "
                 "the beam_width best", beam_width=1),
     with_output(_beam, "the hypotheses are not sorted best first",
                 lambda out, a: (out[0][::-1], out[1][::-1])),
+    Variant("each beam's children were pruned to its own beam_width best and the first "
+            "beam_width of the list kept, which are the best beam's children only; sort all "
+            "candidates of all beams together, then keep the beam_width best", _no_global_sort),
 )  # fmt: skip
 
 
@@ -116,12 +204,12 @@ def _ties_in_any_order(case: Case, result: Any) -> Any:
 
 
 BEAM_SEARCH = (
-    Check("beam_width=3, max_len=4", _beam, _bigram_case(3, 4), _BEAM_VARIANTS,
-          observe=_ties_in_any_order),
+    Check("beam_width=3, max_len=4", _beam, _bigram_case(3, 4),
+          _BEAM_VARIANTS + _WIDE_BEAM_VARIANTS, observe=_ties_in_any_order),
     Check("beam_width=1 is greedy decoding, max_len=5", _beam, _bigram_case(1, 5),
-          _BEAM_VARIANTS[:2], observe=_ties_in_any_order),
-    Check("beam_width=9 = V ** max_len: exhaustive search", _beam, _bigram_case(9, 2, vocab=3),
           _BEAM_VARIANTS, observe=_ties_in_any_order),
+    Check("beam_width=9 = V ** max_len: exhaustive search", _beam, _bigram_case(9, 2, vocab=3),
+          _BEAM_VARIANTS + _WIDE_BEAM_VARIANTS, observe=_ties_in_any_order),
 )  # fmt: skip
 
 # -------------------------------------------------------------------------------- tbptt_epoch
@@ -181,19 +269,39 @@ def _loss_and_weights(case: Case, result: Any) -> dict[str, Any]:
     return {"mean loss": result, "parameters": weights}
 
 
+def _weights(case: Case, result: Any) -> dict[str, Any]:
+    """The model's parameters after the pass, without the mean loss: with a short last chunk
+    the notebook's "mean of the chunk losses" and the mean over all steps (the reference's,
+    chunks weighted by their length) differ, and either is a fair reading."""
+    return {"parameters": _loss_and_weights(case, result)["parameters"]}
+
+
+def _full_chunks_only(model: TinyLM, x: Tensor, y: Tensor, chunk_len: int, lr: float,
+                      max_norm: float) -> float:  # fmt: skip
+    """The pass over the whole chunks only: a shorter last chunk is never trained on."""
+    full = x.shape[1] - x.shape[1] % chunk_len
+    return _tbptt(model, x[:, :full], y[:, :full], chunk_len, lr, max_norm)
+
+
 _TRAIN_VARIANTS = (
     Variant("the gradients were clipped after the weight update (or not at all): clip between "
             "backward() and the update", lambda *a: _tbptt(*a, clip=False)),
     Variant("the gradients were not zeroed before each backward pass, so they accumulate over "
             "chunks: call model.zero_grad()", lambda *a: _tbptt(*a, zero_grad=False)),
+    with_inputs(_tbptt, "the parameters were never updated: p = p - lr * p.grad makes a new "
+                "tensor and only rebinds the name p; change the parameter in place, "
+                "p -= lr * p.grad (under torch.no_grad())", lr=0.0),
+    Variant("the short last chunk was skipped (only full chunks of chunk_len steps were made); "
+            "train on it too: range(0, T, chunk_len), and the last slice is simply shorter",
+            _full_chunks_only),
 )  # fmt: skip
 TBPTT_EPOCH = (
     Check("chunks of 3 steps: mean loss and weights after the pass", _tbptt, _text_case(3),
           _TRAIN_VARIANTS, observe=_loss_and_weights),
     Check("chunks of 2 steps: mean loss and weights after the pass", _tbptt, _text_case(2),
           _TRAIN_VARIANTS, observe=_loss_and_weights),
-    Check("chunks of 4 steps over 6 (a short last chunk): mean loss and weights", _tbptt,
-          _text_case(4), _TRAIN_VARIANTS, observe=_loss_and_weights),
+    Check("chunks of 4 steps over 6 (a short last chunk): weights after the pass", _tbptt,
+          _text_case(4), _TRAIN_VARIANTS, observe=_weights),
 )  # fmt: skip
 
 # ------------------------------------------------------------------------- many_to_one_logits
@@ -228,14 +336,24 @@ _HEAD_VARIANTS = (
             lambda rnn, head, x, lengths: head(rnn(x)[0][:, -1])),
     Variant("the output at the first step was read",
             lambda rnn, head, x, lengths: head(rnn(x)[0][:, 0])),
+    Variant("the step at index lengths[b] was read (clamped to stay in bounds), which is the "
+            "first padded step of every shorter sequence; the last real step is at lengths[b] - 1",
+            lambda rnn, head, x, lengths: head(rnn(x)[0][torch.arange(len(x), device=x.device),
+                                                         lengths.clamp(max=x.shape[1] - 1)])),
 )  # fmt: skip
-_OFF_BY_ONE = (("out of bounds", "off-by-one in time: sample b's last real step is at index "
-                                 "lengths[b] - 1"),)  # fmt: skip
+_HEAD_HINTS = (
+    ("out of bounds", "off-by-one in time: sample b's last real step is at index lengths[b] - 1"),
+    # (B x 1) into the head: features lost, as by gather with an index not expanded over them.
+    ("x1 and ", "the head got 1 feature per sample instead of H: a gather index of shape "
+                "(B, 1, 1) picks only feature 0; expand it over the features, "
+                "(lengths - 1).view(-1, 1, 1).expand(-1, 1, H), or index "
+                "outputs[torch.arange(B), lengths - 1]"),
+)  # fmt: skip
 MANY_TO_ONE_LOGITS = (
     Check("an nn.GRU and a linear head", _head, _padded_case(nn.GRU), _HEAD_VARIANTS,
-          hints=_OFF_BY_ONE),
+          hints=_HEAD_HINTS),
     Check("an nn.LSTM (its output is (output, (h_n, c_n))) and a linear head", _head,
-          _padded_case(nn.LSTM), _HEAD_VARIANTS, hints=_OFF_BY_ONE),
+          _padded_case(nn.LSTM), _HEAD_VARIANTS, hints=_HEAD_HINTS),
 )  # fmt: skip
 
 ASSIGNMENT = Assignment(

@@ -13,17 +13,20 @@ MISTAKES = {
             "find": "torch.softmax(logits / temperature, dim=-1)",
             "replace": "torch.softmax(logits / temperature, dim=0)",
             "what": "Took the softmax over the batch axis instead of the vocabulary.",
+            "expect": "the softmax was taken over the batch axis",
         },
         "kth_itself_masked": {
             "find": "logits < kth_largest",
             "replace": "logits <= kth_largest",
             "what": "Masked with <=, which also removes the k-th largest logit and keeps k - 1.",
+            "expect": "k - 1 tokens were kept",
         },
         "temperature_on_probs": {
             "find": "torch.softmax(logits / temperature, dim=-1)",
             "replace": "torch.softmax(logits, dim=-1) / temperature",
             "what": "Divided the probabilities by the temperature after the softmax, which "
                     "multinomial normalises away, so the temperature has no effect.",
+            "expect": "applied to the probabilities after the softmax",
         },
     },
     "beam_search": {
@@ -38,16 +41,19 @@ MISTAKES = {
             "what": "Pruned each beam's children to its own top beam_width and then took the "
                     "first beam_width of the concatenation, instead of a global top-k over all "
                     "candidates.",
+            "expect": "sort all candidates of all beams together",
         },
         "sorted_ascending": {
             "find": "candidates.sort(key=lambda candidate: candidate[1], reverse=True)",
             "replace": "candidates.sort(key=lambda candidate: candidate[1])",
             "what": "Forgot reverse=True, so the beams kept are the least likely candidates.",
+            "expect": "the least likely beams were kept",
         },
         "table_transposed": {
             "find": "log_P[tokens[-1], token]",
             "replace": "log_P[token, tokens[-1]]",
             "what": "Indexed the bigram table as log_P[next, last] instead of log_P[last, next].",
+            "expect": "the bigram table was read transposed",
         },
         "aliased_token_list": {
             "find": "                candidates.append((tokens + [token], score + float(log_P[tokens[-1], token])))\n",
@@ -57,6 +63,7 @@ MISTAKES = {
                        "                candidates.append((new_tokens, new_score))\n",
             "what": "Extended the hypothesis with new_tokens = tokens; new_tokens.append(token), "
                     "which mutates one shared list instead of making a copy.",
+            "expect": "the hypotheses share one token list",
         },
     },
     "tbptt_epoch": {
@@ -64,16 +71,14 @@ MISTAKES = {
             "find": "for start in range(0, x.shape[1], chunk_len):",
             "replace": "for start in range(0, x.shape[1] - chunk_len + 1, chunk_len):",
             "what": "Only made full-length chunks, silently skipping a shorter last chunk.",
-            "uncaught": "the checker's T = 6 is divisible by both chunk lengths (3, 2); with "
-                        "chunk_len = 4 on the same TinyLM case the solution trains on chunks of "
-                        "4 and 2 steps, the mistake on one chunk, so the weights and mean loss "
-                        "differ",
+            "expect": "the short last chunk was skipped",
         },
         "update_rebinds_p": {
             "find": "p -= lr * p.grad",
             "replace": "p = p - lr * p.grad",
             "what": "Wrote p = p - lr * p.grad, which rebinds the loop variable and never "
                     "changes the parameters.",
+            "expect": "the parameters were never updated",
         },
         "clip_before_backward": {
             "find": "        loss.backward()\n"
@@ -82,6 +87,7 @@ MISTAKES = {
                        "        loss.backward()\n",
             "what": "Clipped before backward(), when the gradients are still zero, so the update "
                     "is not clipped at all.",
+            "expect": "clipped after the weight update (or not at all)",
         },
     },
     "many_to_one_logits": {
@@ -90,12 +96,14 @@ MISTAKES = {
             "replace": "outputs[batch, lengths.clamp(max=x.shape[1] - 1)]",
             "what": "Indexed with lengths and clamped it to silence the out-of-bounds error, so "
                     "every shorter sequence reads the first padded step.",
+            "expect": "the step at index lengths[b] was read",
         },
         "gather_without_expand": {
             "find": "head(outputs[batch, lengths - 1])",
             "replace": "head(outputs.gather(1, (lengths - 1).view(-1, 1, 1)).squeeze(1))",
             "what": "Used gather with a (B, 1, 1) index without expanding it over the features, "
                     "so only the first feature of each step is kept.",
+            "expect": "picks only feature 0",
         },
     },
 }
