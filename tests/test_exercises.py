@@ -220,3 +220,7 @@ def test_validate(course: Course) -> None:
     failed = validator.validate(str(folder / "blank.ipynb"))["failed"]
     assert len(failed) == len(_parts(name))
     assert all("tests.check(" in cell["source"] for cell in failed)
+    # What the student reads is the checker's sentence, not a traceback into course_lib.
+    for cell in failed:
+        assert "CheckFailed" in cell["error"] and "not implemented yet" in cell["error"]
+        assert "course_lib" not in cell["error"] and "Traceback" not in cell["error"]

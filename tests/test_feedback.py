@@ -272,3 +272,19 @@ def test_mistakes_that_give_the_same_result_are_all_offered() -> None:
     assert "Possible mistakes (each gives exactly this result):" in message
     assert "- added two." in message and "- doubled it, less one." in message
     assert "added nothing" not in message and "Likely mistake" not in message
+
+
+def test_powers_softmax_and_counts() -> None:
+    positive = WANT.abs() + 0.1
+    assert "the square of the expected values" in _one(positive**2, positive)
+    assert "the square root of the expected values" in _one(positive.sqrt(), positive)
+    assert "softmax of the expected values" in _one(torch.softmax(WANT, -1))
+    assert "1/10: divided by a count" in _one(WANT / 10)
+    assert "(7: a sum where a mean is expected" in _one(WANT * 7)
+
+
+def test_a_missing_axis_still_says_which_outputs_are_right() -> None:
+    """Shapes of different lengths: the diagnosis does not break, it lists the outputs."""
+    h = WANT[:, 0]
+    found = clues((h, h[None].squeeze(0)[:, :3]), (h, h[None]), INPUTS)
+    assert found and "wrong: the result[1]; right: the result[0]" in found[0]

@@ -5,7 +5,10 @@ reference on :func:`course_lib.device.default_device` (the GPU when present) and
 function on a copy of the same case on the same device (or as numpy arrays for numpy parts);
 compare (:mod:`.compare`); on a mismatch, run the reference's named *variants* — the reference
 with one plausible mistake built in (:mod:`.variants`) — and name the one the student's output
-matches. Every failure message ends with the seed that reproduces it.
+matches, or, when none does, say where and how the result is wrong (:mod:`.diagnose`: which
+outputs, time steps, rows or gate blocks; a factor, a sign, a transpose, a reversal). Every
+failure message ends with the seed that reproduces it; an error inside the checker itself is
+reported as one sentence ("the checker could not compare ..."), never as a traceback.
 
 Where checks run: in a student's JupyterLab (and nbgrader's Validate) the test cells call them
 in the notebook's own process, for instant feedback. When a class is graded
@@ -49,7 +52,8 @@ Writing a new assignment ``NN_name``
        ``P`` — autograded answer: the function between ``### BEGIN SOLUTION`` /
        ``### END SOLUTION`` (nbgrader replaces it with ``raise NotImplementedError()``);
        ``P_visible`` — autograder tests, **0 points**: ``tests.check("P", P)`` first (on a
-       failure it names the mistake), then a worked example the student can follow;
+       failure it names the mistake), then a worked example the student can follow, every
+       ``assert`` with a message;
        ``P_hidden`` — autograder tests carrying the part's points, a separate cell so that a
        visible traceback never shows hidden code::
 
@@ -68,12 +72,18 @@ Writing a new assignment ``NN_name``
      (``tests/test_trusted_grading.py`` checks this for every assignment).
      Hidden seeds come from :func:`.assignment.fresh_seed`.
 
+   The markdown before each answer states the part's **Contract.** (argument and result types,
+   shapes, dtype — float64 in, float64 out —, device, no input changed in place).
+
 3. **Mistakes** — ``solutions/NN_name/mistakes.py`` (never released; nbgrader_config ignores
    it) declares ``MISTAKES = {"P": {"A": {"find": ..., "replace": ..., "expect": ...}, "B":
    ...}}``: text replaced in part P's solution cell, and a phrase its feedback must contain.
    tests/test_exercises.py grades the solution (full marks), the blank student version (0, no
    crash) and two notebooks with every part's mistake A (resp. B) applied, asserting each part
-   loses points with the expected phrase. Then run ``make exercises`` and commit exercises/.
+   loses points with the expected phrase. ``solutions/NN_name/student_mistakes.py`` lists more
+   (``{"P": {label: {"find", "replace", "what", "expect"}}}``): tests/test_mistakes.py asserts
+   each is caught by the hidden tests and named (``expect``) by the visible cell. Then run
+   ``make exercises`` and commit exercises/.
 """
 
 from .assignment import Assignment, CheckFailed, Verdict, fresh_seed, seeded

@@ -55,7 +55,20 @@ ERROR_HINTS: tuple[tuple[str, str], ...] = (
      "create new tensors on the inputs' device (device=x.device)"),
     ("expected m1 and m2 to have the same dtype",
      "create new tensors with the inputs' dtype (dtype=x.dtype)"),
-    ("out of bounds", "an index runs past the end of an axis: check for an off-by-one in time"),
+    ("out of bounds", "an index runs past the end of an axis: check the loop's range (an "
+     "off-by-one?) and which axis each index is for"),
+    ("tuple index out of range", "an axis that the array does not have: a 1-D array such as a "
+     "bias has only axis 0; axis=-1 is the last axis whatever the number of axes"),
+    ("array split does not result in an equal division", "np.split cut an axis whose size is "
+     "not a multiple of the number of pieces: stacked gate blocks sit on the last axis, axis=-1"),
+    ("not enough values to unpack", "fewer pieces came back than names on the left: check the "
+     "axis you split or chunk along (stacked blocks sit on the last axis) and what is returned"),
+    ("too many values to unpack", "more pieces came back than names on the left: check the "
+     "axis you split or chunk along and what the function returns"),
+    ("indexing arrays could not be broadcast", "two index arrays of different lengths: index "
+     "one entry per sample, e.g. outputs[torch.arange(B), lengths - 1]"),
+    ("must be Tensor, not numpy.ndarray", "a torch function got a numpy array: in a numpy part "
+     "use np.tanh, np.exp, ... (torch functions in the PyTorch parts)"),
 )  # fmt: skip
 
 

@@ -49,6 +49,7 @@ def clues(got: Any, want: Any, inputs: dict[str, Any], *, gates: str = "", atol:
     if swapped:
         found.append(swapped)
     hidden_sizes = {size for v in arrays.values() for size in v.shape}  # H, for gate blocks
+    said: set[str] = set()  # the same clue about several outputs is said once
     for name in wrong:
         g, w = leaves[name]
         if not (isinstance(g, Tensor) and isinstance(w, Tensor)):
@@ -61,7 +62,8 @@ def clues(got: Any, want: Any, inputs: dict[str, Any], *, gates: str = "", atol:
             lens = _Lens(name, g, w, atol, rtol)
             clue = (lens.equal_input(arrays) or lens.relation(axes, gates, hidden_sizes)
                     or lens.where(axes, gates, hidden_sizes))  # fmt: skip
-        if clue:
+        if clue and clue.replace(name, "·") not in said:
+            said.add(clue.replace(name, "·"))
             found.append(clue)
         if len(found) >= _MAX_CLUES:
             break
@@ -144,8 +146,12 @@ def _shape_clue(name: str, got: tuple[int, ...], want: tuple[int, ...], axes: di
                 "more than two axes: swap only the axes you mean (e.g. transpose(0, 1))")
     if len(got) != len(want):
         return None
-    for axis, (g, w) in enumerate(zip(got, want, strict=True)):
-        if g != w and g in axes and w in axes and axes[g] != axes[w]:
+    differ = [axis for axis, (g, w) in enumerate(zip(got, want, strict=True)) if g != w]
+    if len(differ) != 1:
+        return None
+    for axis in differ:
+        g, w = got[axis], want[axis]
+        if g in axes and w in axes and axes[g] != axes[w]:
             return (f"axis {axis} of {name} has the size of the {axes[g]}s ({g}) where the "
                     f"{axes[w]}s ({w}) belong: a loop or an index over the wrong axis?")
     return None
@@ -233,6 +239,16 @@ class _Lens:
                     f"{', '.join(gates)}")
         if bool((want < 0).any()) and self._close(got, want.abs()):
             return f"{name} has lost its signs: it is |the expected values|"
+        if self._close(got, want * want):
+            return f"{name} is the square of the expected values: a square root missing?"
+        if bool((want >= 0).all()) and self._close(got, want.sqrt()):
+            return f"{name} is the square root of the expected values: a square missing?"
+        if want.ndim >= 1 and want.shape[-1] > 1:
+            if self._close(got, torch.softmax(want, -1)):
+                return (f"{name} is the softmax of the expected values: return the raw scores "
+                        "(logits); the loss or the sampler applies the softmax")
+            if self._close(got, torch.log_softmax(want, -1)):
+                return f"{name} is the log-softmax of the expected values: return the raw scores"
         for activation, words in ((torch.tanh, "tanh"), (torch.sigmoid, "sigmoid")):
             if self._close(activation(got), want):
                 return f"{name} is the pre-activation: {words} was not applied to it"
@@ -248,6 +264,11 @@ class _Lens:
                 return f" ({size}: summed over {axis}s where each counts once?)"
         if abs(factor - 2) < 1e-6 or abs(factor - 0.5) < 1e-6:
             return " (a term counted twice, or half of it missing?)"
+        count = round(1 / factor) if 0 < factor < 1 else round(factor)
+        if 2 < count <= 10_000 and abs(factor * count - 1) < 1e-6 * count:
+            return f" (1/{count}: divided by a count, a mean where a sum is expected?)"
+        if 2 < count <= 10_000 and abs(factor - count) < 1e-6 * count:
+            return f" ({count}: a sum where a mean is expected, or counted {count} times?)"
         return ""
 
     def _blocks(self, gates: str, hidden: set[int]) -> int:

@@ -160,6 +160,13 @@ def _pair_case(zero: bool, sign: float = 1.0):
     return make
 
 
+def _unrelated_case(gen: torch.Generator) -> Case:
+    """Independent arrays: max |a| + max |b| then differs from max(|a| + |b|)."""
+    a, b = _randn(gen, 3, 4), _randn(gen, 3, 4)
+    a.view(-1)[0], b.view(-1)[1] = 5.0, -5.0  # the largest entries in different places
+    return Case({"a": a, "b": b})
+
+
 _RELATIVE = gradients.relative_error
 _RELATIVE_VARIANTS = (
     Variant("the mean difference was used; take the largest, max |a - b|",
@@ -171,12 +178,17 @@ _RELATIVE_VARIANTS = (
     Variant("the largest element-wise ratio |a - b| / (|a| + |b|) (CS231n's form); this part "
             "divides the largest difference by the largest sum, max |a - b| / max(|a| + |b|)",
             lambda a, b: float(((a - b).abs() / (a.abs() + b.abs()).clamp(min=1e-8)).max())),
+    Variant("the denominator added the two maxima, max |a| + max |b|; it is the largest sum, "
+            "max(|a| + |b|), taken entry by entry",
+            lambda a, b: float((a - b).abs().max() / (a.abs().max() + b.abs().max()))),
 )  # fmt: skip
 RELATIVE_ERROR = (
     Check("two close gradients, a − b largest where it is positive", _RELATIVE,
           _pair_case(False, sign=1.0), _RELATIVE_VARIANTS, numpy=True, atol=1e-12, rtol=1e-9),
     Check("two close gradients, a − b largest where it is negative", _RELATIVE,
           _pair_case(False, sign=-1.0), _RELATIVE_VARIANTS, numpy=True, atol=1e-12, rtol=1e-9),
+    Check("two unrelated arrays (the largest |a| and |b| sit at different entries)", _RELATIVE,
+          _unrelated_case, _RELATIVE_VARIANTS, numpy=True, atol=1e-12, rtol=1e-9),
     Check("two zero arrays (0/0 must give 0)", _RELATIVE, _pair_case(True),
           (Variant("0/0 gave NaN: guard the denominator, max(…, np.finfo(float).tiny)",
                    lambda a, b: float("nan")),),
@@ -228,8 +240,8 @@ _TBPTT_VARIANTS = (
             "chunk's final state on (detached)", lambda *args: _chunk_losses(*args, carry=False)),
     Variant("optimizer.zero_grad() is missing: each chunk's gradients were added to the "
             "previous ones'", lambda *args: _chunk_losses(*args, zero_grad="never")),
-    Variant("optimizer.zero_grad() ran between backward() and step(), so every step used zero "
-            "gradients: zero them before backward()",
+    Variant("no step used its chunk's gradients (as when optimizer.zero_grad() runs between "
+            "backward() and step(), or step() before backward()): zero, backward(), then step()",
             lambda *args: _chunk_losses(*args, zero_grad="before step")),
     Variant("the short last chunk was skipped: x.split(chunk_len, dim=1), or range(0, T, "
             "chunk_len), also gives the last T % chunk_len steps",

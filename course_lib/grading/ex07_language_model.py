@@ -62,7 +62,8 @@ def _softmax_over_batch(logits: Tensor, temperature: float = 1.0, top_k: int | N
 _SAMPLE_VARIANTS = (
     with_inputs(_sample, "the logits were multiplied by the temperature; divide them: "
                 "softmax(logits / T)", temperature=lambda t: 1.0 / t),
-    Variant("the argmax was taken instead of sampling (that is temperature 0)",
+    Variant("only the likeliest token can come out, as if the argmax were taken instead of "
+            "sampling (temperature 0), or top-k kept a single token",
             lambda logits, temperature=1.0, top_k=None, seed=0: logits.argmax(-1)),
     Variant("the softmax was taken over the batch axis (dim=0), so each row's probabilities "
             "are wrong; take it over the vocabulary, dim=-1", _softmax_over_batch),

@@ -66,6 +66,12 @@ MISTAKES = {
         },
     },
     "relative_error": {
+        "sum_of_maxima": {
+            "find": "np.max(np.abs(a) + np.abs(b))",
+            "replace": "np.max(np.abs(a)) + np.max(np.abs(b))",
+            "expect": "the denominator added the two maxima",
+            "what": "Added the largest |a| and the largest |b| instead of taking the largest |a| + |b|.",
+        },
         "signed_max": {
             "find": "numerator = np.max(np.abs(a - b))",
             "replace": "numerator = np.max(a - b)",
@@ -90,7 +96,7 @@ MISTAKES = {
         "zero_grad_before_step": {
             "find": "        loss.backward()\n        optimizer.step()",
             "replace": "        loss.backward()\n        optimizer.zero_grad()\n        optimizer.step()",
-            "expect": "zero_grad() ran between backward() and step()",
+            "expect": "optimizer.zero_grad() runs between backward() and step()",
             "what": "Called optimizer.zero_grad() between backward() and step(), wiping the "
                     "gradients before they are used.",
         },
