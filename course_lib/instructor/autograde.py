@@ -3,9 +3,12 @@
 The main process (this module) decides who needs grading, starts ``workers`` grader processes
 (:mod:`.grader`, each with its own warm sandbox), hands them one student at a time, and writes
 each record it gets back: one JSON file per student, atomically (write, then rename). A rerun
-skips students whose record matches their submission's hash; the hidden cases of an unchanged
-submission are the same on every run, so an interrupted run resumes with the same grades. One
-run at a time per class directory.
+skips students whose record matches their submission's hash (a failed attempt never does: a
+rerun tries again); the hidden cases of an unchanged submission are the same on every run, so
+an interrupted run resumes with the same grades. One run at a time per class directory; before
+any record is touched, :func:`preflight` checks the gradebook and the disk. A failed attempt
+(the machinery failed: ``Record.grader_failed``) is never written over a record that holds a
+grade.
 
 Grader processes (not threads) keep each notebook's test cells apart: stdout, the working
 directory, the seeds and torch's global RNG belong to one notebook at a time. nbgrader's
@@ -40,6 +43,8 @@ STATUSES = ("missing", "invalid", "error", "timeout", "tampered", "ok")
 INPUT_DIR = "autograde_input"
 # The workers' job directories and the sandbox's package; a rerun clears what a killed run left.
 SCRATCH_DIR = "sandboxes"
+# Free space a run needs: nbgrader copies every submission, the sandboxes hold packages and logs.
+MIN_FREE_BYTES = 512 * 2**20
 
 
 @dataclass
@@ -66,6 +71,9 @@ class Record:
     cleared: bool = False
     sha256: str = ""
     seconds: float = 0.0
+    # The grading machinery failed (nbgrader, the gradebook, the grader itself), not the
+    # student's code: such an ``error`` is a failed attempt, not a verdict.
+    grader_failed: bool = False
 
 
 def submission_hash(folder: Path) -> str:
@@ -148,6 +156,45 @@ def students_of(course: Course, assignment: str) -> list[str]:
     return sorted(p.name for p in base.iterdir() if (p / assignment).is_dir())
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (a container or taskset may allow fewer than exist)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def preflight(course: Course) -> None:
+    """Stop, in one sentence, before any record is touched if the run could not save its work.
+
+    The sandbox itself is checked by each grader process as it starts (before any grading).
+    """
+    gradebook = course.gradebook_path
+    for path in (course.root, course.root / "grading", gradebook):
+        if path.exists() and not os.access(path, os.W_OK):
+            raise CourseError(f"{path} is not writable, so grades could not be saved: fix its "
+                              "permissions (e.g. chmod u+w), then run this again")
+    free = shutil.disk_usage(course.root).free
+    if free < MIN_FREE_BYTES:
+        raise CourseError(f"only {free / 2**20:.0f} MiB free on the disk of {course.root}; a run "
+                          f"needs at least {MIN_FREE_BYTES / 2**20:.0f} MiB: free some space, "
+                          "then run this again")
+
+
+def needs_grading(record: Record | None, digest: str, force: bool) -> bool:
+    """Whether a student must be graded: no record, a changed submission, a failed attempt."""
+    return force or record is None or record.grader_failed or record.sha256 != digest
+
+
+def keep_or_save(course: Course, record: Record) -> None:
+    """Save ``record``, unless it is a failed attempt and the saved record holds a grade."""
+    if record.grader_failed:
+        saved = load_record(course, record.assignment, record.student)
+        if saved is not None and not saved.grader_failed:
+            return
+    save_record(course, record)
+
+
 @contextlib.contextmanager
 def one_run_at_a_time(course: Course) -> Iterator[None]:
     """Refuse a second ``course autograde`` on the same class directory while one runs."""
@@ -163,12 +210,15 @@ def one_run_at_a_time(course: Course) -> Iterator[None]:
 
 
 def autograde(course: Course, assignment: str, *, limits: Limits | None = None,
-              workers: int = 2, force: bool = False, students: list[str] | None = None,
-              progress: bool = True) -> list[Record]:
+              workers: int | None = None, force: bool = False,
+              students: list[str] | None = None, progress: bool = True) -> list[Record]:
     """Grade every submitted student of ``assignment``; return all their records.
 
     Students whose record already matches their submission are skipped unless ``force``.
+    ``workers`` defaults to :func:`usable_cores`. A student whose attempt failed in this run is
+    returned with that failed record, even where an earlier record was kept on disk.
     """
+    workers = workers or usable_cores()
     course.require_assignment(assignment)
     limits = limits or Limits(wall_s=2.0 * course.cell_timeout_s)
     everyone = students_of(course, assignment)
@@ -178,18 +228,21 @@ def autograde(course: Course, assignment: str, *, limits: Limits | None = None,
             raise CourseError(f"no submission of {assignment} from: {', '.join(unknown)}")
         everyone = [s for s in everyone if s in students]
     with one_run_at_a_time(course):
+        preflight(course)
         todo_list = []
         for student in everyone:
             record = load_record(course, assignment, student)
             digest = submission_hash(course.root / "submitted" / student / assignment)
-            if force or record is None or record.sha256 != digest:
+            if needs_grading(record, digest, force):
                 todo_list.append(student)
         # Left by a run that was killed.
         shutil.rmtree(course.root / SCRATCH_DIR, ignore_errors=True)
         shutil.rmtree(course.root / INPUT_DIR, ignore_errors=True)
+        failed: dict[str, Record] = {}
         if todo_list:
-            _grade_all(course, assignment, limits, workers, todo_list, progress)
-    return [r for s in everyone if (r := load_record(course, assignment, s)) is not None]
+            _grade_all(course, assignment, limits, workers, todo_list, progress, failed)
+    return [failed.get(s) or r for s in everyone
+            if (r := load_record(course, assignment, s)) is not None or s in failed]
 
 
 
@@ -222,8 +275,9 @@ class _GraderProcess:
 
 
 def _grade_all(course: Course, assignment: str, limits: Limits, workers: int,
-               todo: list[str], progress: bool) -> None:  # fmt: skip
-    """Grade ``todo`` in ``workers`` grader processes, saving each record as it comes."""
+               todo: list[str], progress: bool, failed: dict[str, Record]) -> None:  # fmt: skip
+    """Grade ``todo`` in ``workers`` grader processes, saving each record as it comes (failed
+    attempts also go into ``failed``)."""
     job = {"root": str(course.root), "solutions": str(course.solutions),
            "exchange": str(course.exchange) if course.exchange else "",
            "assignment": assignment, "limits": asdict(limits)}
@@ -245,7 +299,10 @@ def _grade_all(course: Course, assignment: str, limits: Limits, workers: int,
                     "t": "failed", "kind": "died", "error": "a grader process stopped (see "
                     f"{log})" + (f" while grading {grader.student}" if grader.student else "")}
                 if message["t"] == "record":
-                    save_record(course, Record(**message["record"]))
+                    record = Record(**message["record"])
+                    keep_or_save(course, record)
+                    if record.grader_failed:
+                        failed[record.student] = record
                     bar.update()
                 elif message["t"] == "failed":
                     failure = failure or (f"{message['kind']}: {message['error']}")

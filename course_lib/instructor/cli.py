@@ -9,8 +9,10 @@
     course grades ASSIGNMENT [-o CSV]      the grades table, with a status per student
     course clear ASSIGNMENT STUDENT        count a tampered submission's withheld points
 
-Every command takes ``--course-dir`` (default ``./course``, or $COURSE_DIR). Errors an
-instructor can fix are printed as one sentence, with exit status 2.
+Every command takes ``--course-dir`` (default ``./course``, or $COURSE_DIR), ``--solutions``
+and ``--exchange``, before or after the command's name. Errors an instructor can fix are
+printed as one sentence, with exit status 2; ``autograde`` exits with 1 when a submission could
+not be graded (its line says why; a rerun tries it again).
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ from collections import Counter
 from pathlib import Path
 
 from .course import Course, CourseError
+
+
+class GradingIncomplete(CourseError):
+    """Some submissions were not graded as they should have been (exit status 1)."""
 
 
 def _course(args: argparse.Namespace) -> Course:
@@ -71,6 +77,13 @@ def cmd_autograde(args: argparse.Namespace) -> None:
     for record in records:
         if record.status != "ok":
             print(f"  {record.student}: {record.status}: {record.reason}")
+    failed = [r.student for r in records if r.grader_failed]
+    if failed:
+        named = ", ".join(failed[:5]) + (", ..." if len(failed) > 5 else "")
+        raise GradingIncomplete(f"{len(failed)} submission(s) could not be graded, the grader "
+                                f"failed on them ({named}; any earlier grade of theirs was "
+                                "kept): fix the cause and run `course autograde` again, which "
+                                "retries them")
 
 
 def cmd_feedback(args: argparse.Namespace) -> None:
@@ -98,44 +111,60 @@ def cmd_grades(args: argparse.Namespace) -> None:
     print(write_grades(_course(args), args.assignment, args.output))
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="course", description=__doc__.splitlines()[0])
+def _global_options(defaults: bool) -> argparse.ArgumentParser:
+    """The options every command takes, before or after its name. Only the main parser sets
+    defaults, so an option given before the command is not reset by the subcommand's parser."""
+    p = argparse.ArgumentParser(add_help=False)
+    value = (lambda v: v) if defaults else (lambda v: argparse.SUPPRESS)  # noqa: E731
     p.add_argument("--course-dir", type=Path,
-                   default=Path(os.environ.get("COURSE_DIR", "course")))
-    p.add_argument("--solutions", type=Path, default=None,
+                   default=value(Path(os.environ.get("COURSE_DIR", "course"))),
+                   help="the class directory (default ./course, or $COURSE_DIR)")
+    p.add_argument("--solutions", type=Path, default=value(None),
                    help="the instructor's solution notebooks (default: the project's solutions/)")
-    p.add_argument("--exchange", type=Path, default=None, help="nbgrader exchange directory")
+    p.add_argument("--exchange", type=Path, default=value(None),
+                   help="nbgrader exchange directory")
+    return p
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="course", description=__doc__.splitlines()[0],
+                                parents=[_global_options(defaults=True)])
+    anywhere = _global_options(defaults=False)
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("setup", help="build source/ and release/ from the solutions")
+    def command(name: str, help: str) -> argparse.ArgumentParser:  # noqa: A002 -- argparse's
+        return sub.add_parser(name, help=help, parents=[anywhere])
+
+    s = command("setup", "build source/ and release/ from the solutions")
     s.add_argument("assignments", nargs="*")
     s.set_defaults(run=cmd_setup)
-    s = sub.add_parser("release", help="release an assignment to the exchange")
+    s = command("release", "release an assignment to the exchange")
     s.add_argument("assignment")
     s.set_defaults(run=cmd_release)
-    s = sub.add_parser("collect", help="collect submissions (exchange, or an LMS folder/zip)")
+    s = command("collect", "collect submissions (exchange, or an LMS folder/zip)")
     s.add_argument("assignment")
     s.add_argument("--from", dest="source", type=Path, default=None,
                    help="a folder or zip of notebooks exported by an LMS")
     s.add_argument("--map", type=Path, default=None, help="CSV with columns key,student_id")
     s.set_defaults(run=cmd_collect)
-    s = sub.add_parser("autograde", help="grade every submission, isolated and in parallel")
+    s = command("autograde", "grade every submission, isolated and in parallel")
     s.add_argument("assignment")
-    s.add_argument("--workers", type=int, default=2)
+    s.add_argument("--workers", type=int, default=None,
+                   help="grader processes (default: the usable cores)")
     s.add_argument("--time-limit", type=float, default=None,
                    help="seconds per notebook (default: 2 x nbgrader's Execute.timeout)")
     s.add_argument("--memory-gib", type=float, default=2.0, help="memory per notebook")
     s.add_argument("--force", action="store_true", help="regrade students already graded")
     s.add_argument("--student", action="append", help="grade only this student (repeatable)")
     s.set_defaults(run=cmd_autograde)
-    s = sub.add_parser("feedback", help="write feedback HTML for every graded student")
+    s = command("feedback", "write feedback HTML for every graded student")
     s.add_argument("assignment")
     s.set_defaults(run=cmd_feedback)
-    s = sub.add_parser("clear", help="after reading a tampered submission, let its points count")
+    s = command("clear", "after reading a tampered submission, let its points count")
     s.add_argument("assignment")
     s.add_argument("student")
     s.set_defaults(run=cmd_clear)
-    s = sub.add_parser("grades", help="write the grades CSV")
+    s = command("grades", "write the grades CSV")
     s.add_argument("assignment")
     s.add_argument("-o", "--output", type=Path, default=None)
     s.set_defaults(run=cmd_grades)
@@ -152,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         args.run(args)
     except CourseError as exc:
         print(f"course {args.command}: {exc}", file=sys.stderr)
-        return 2
+        return 1 if isinstance(exc, GradingIncomplete) else 2
     return 0
 
 

@@ -16,6 +16,7 @@ only the directories are redirected to the class directory.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -133,22 +134,46 @@ class Course:
             target = self.root / "source" / name
             shutil.rmtree(target, ignore_errors=True)
             shutil.copytree(self.solutions / name, target, ignore=ignore)
-            check(self.api().generate_assignment(name), f"generate_assignment {name}")
+            check(self.api().generate_assignment(name), f"generate_assignment {name}",
+                  self.root / "logs")
         return chosen
 
     def release(self, assignment: str) -> None:
         """nbgrader release_assignment: copy release/<a>/ into the exchange."""
         self.require_assignment(assignment)
-        check(self.api().release_assignment(assignment), f"release_assignment {assignment}")
+        check(self.api().release_assignment(assignment), f"release_assignment {assignment}",
+              self.root / "logs")
 
     def collect_exchange(self, assignment: str) -> None:
         """nbgrader collect: copy the exchange's inbound submissions into submitted/."""
         self.require_assignment(assignment)
-        check(self.api().collect(assignment), f"collect {assignment}")
+        exchange = Path(self.config().Exchange.root)
+        if not (exchange / self.course_id / "inbound").is_dir():
+            raise CourseError(f"no submissions to collect: {exchange / self.course_id / 'inbound'}"
+                              " does not exist; release the assignment first (`course release`) "
+                              "or pass the exchange the students use (--exchange)")
+        check(self.api().collect(assignment), f"collect {assignment}", self.root / "logs")
 
 
-def check(result: dict, what: str) -> None:
-    """Raise CourseError with nbgrader's log if an NbGraderAPI call failed."""
-    if not result.get("success", False):
-        detail = (result.get("error") or "") + "\n" + (result.get("log") or "")
-        raise CourseError(f"nbgrader {what} failed:\n{detail.strip()[-3000:]}")
+def check(result: dict, what: str, log_dir: Path | None = None) -> None:
+    """Raise CourseError if an NbGraderAPI call failed: one sentence (the last line of nbgrader's
+    error) and, with ``log_dir``, the path of a file holding nbgrader's whole log."""
+    if result.get("success", False):
+        return
+    error, log_text = result.get("error") or "", result.get("log") or ""
+    detail = (error + "\n" + log_text).strip()
+
+    def last_line(text: str) -> str:  # the exception's own line, not the frames above it
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        return next((line for line in reversed(lines)
+                     if not line.startswith(("File ", "^", "~"))), "")  # fmt: skip
+
+    last = last_line(error) or last_line(log_text) or "no message"
+    where = ""
+    if log_dir is not None:
+        with contextlib.suppress(OSError):
+            log_dir.mkdir(parents=True, exist_ok=True)
+            log = log_dir / f"nbgrader-{what.replace(' ', '-')}.log"
+            log.write_text(detail + "\n")
+            where = f"; nbgrader's full log is in {log}"
+    raise CourseError(f"nbgrader {what} failed: {last[:300]}{where}")

@@ -224,7 +224,8 @@ class Grader:
                       max_score=sum(m for _, m in parts.values()), would_be=would_be,
                       parts=parts, part_status=part_status, notebooks=statuses,
                       reason="; ".join(reasons), review=review, cleared=cleared, sha256=digest,
-                      seconds=round(sum(r.seconds for r in executions.values()), 3))
+                      seconds=round(sum(r.seconds for r in executions.values()), 3),
+                      grader_failed=bool(failure))
 
     def _tests(self, notebook: str, run: Execution | None) -> dict[str, tuple[float, float]]:
         """Test grade id -> (earned, max): the grader's verdicts, or 0 where nothing ran."""
@@ -248,7 +249,7 @@ class Grader:
             folder = self.course.root / "submitted" / student / self.assignment
             return Record(student, self.assignment, "error", 0.0, 0.0,
                           reason=f"the grader failed on this submission: {exc!r}",
-                          sha256=submission_hash(folder))
+                          sha256=submission_hash(folder), grader_failed=True)
 
 
 

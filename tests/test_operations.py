@@ -1,0 +1,114 @@
+"""Instructor operations at the edges: nothing a machinery failure does may cost a grade, and
+every failure an instructor can hit ends in one sentence (exit status 2), or 1 when a
+submission could not be graded."""
+
+from __future__ import annotations
+
+import shutil
+from collections import namedtuple
+from pathlib import Path
+
+import pytest
+
+from course_lib.instructor import autograde as grading
+from course_lib.instructor import cli
+from course_lib.instructor.autograde import Record, keep_or_save, load_record, needs_grading
+from course_lib.instructor.course import Course, CourseError, check
+
+FIXTURES = Path(__file__).parent / "instructor_fixtures"
+ASSIGNMENT = "00_mini"
+
+
+@pytest.fixture
+def course(tmp_path: Path) -> Course:
+    course = Course(tmp_path / "course", solutions=FIXTURES)
+    course.setup([ASSIGNMENT])
+    return course
+
+
+def _record(status: str, score: float = 0.0, sha: str = "abc", failed: bool = False) -> Record:
+    return Record("ada", ASSIGNMENT, status, score, 3.0, sha256=sha, grader_failed=failed)
+
+
+def test_a_failed_attempt_never_replaces_a_grade(course: Course) -> None:
+    keep_or_save(course, _record("ok", 3.0))
+    keep_or_save(course, _record("error", failed=True))
+    assert load_record(course, ASSIGNMENT, "ada").status == "ok"
+    keep_or_save(course, _record("error", 1.0))  # the student's kernel died: a real verdict
+    assert load_record(course, ASSIGNMENT, "ada").status == "error"
+
+
+def test_a_failed_attempt_is_retried_by_a_plain_rerun() -> None:
+    assert needs_grading(_record("error", sha="abc", failed=True), "abc", force=False)
+    assert not needs_grading(_record("error", sha="abc"), "abc", force=False)  # a verdict
+    assert not needs_grading(_record("ok", sha="abc"), "abc", force=False)
+    assert needs_grading(_record("ok", sha="abc"), "def", force=False)
+    assert needs_grading(None, "abc", force=False)
+
+
+def test_an_unwritable_gradebook_stops_before_any_record(course: Course, monkeypatch) -> None:
+    keep_or_save(course, _record("ok", 3.0))
+    before = (course.root / "grading" / ASSIGNMENT / "ada.json").read_bytes()
+    real_access = grading.os.access
+    monkeypatch.setattr(grading.os, "access", lambda path, mode: False if Path(path) ==
+                        course.gradebook_path else real_access(path, mode))  # fmt: skip
+    with pytest.raises(CourseError, match="gradebook.db is not writable, so grades could not"):
+        grading.autograde(course, ASSIGNMENT, progress=False)
+    assert (course.root / "grading" / ASSIGNMENT / "ada.json").read_bytes() == before
+
+
+def test_a_full_disk_stops_before_any_record(course: Course, monkeypatch) -> None:
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(grading.shutil, "disk_usage", lambda path: usage(10**9, 10**9, 10**6))
+    with pytest.raises(CourseError, match="MiB free on the disk .* free some space"):
+        grading.autograde(course, ASSIGNMENT, progress=False)
+
+
+def test_workers_default_to_the_usable_cores() -> None:
+    assert 1 <= grading.usable_cores() <= (shutil.os.cpu_count() or 1)
+
+
+def test_nbgrader_failures_are_one_sentence_and_a_log(tmp_path: Path) -> None:
+    result = {"success": False, "log": "[INFO] starting\n",
+              "error": "Traceback (most recent call last):\n  File \"x.py\", line 3\n    boom()\n"
+                       "ValueError: the notebook is not valid"}  # fmt: skip
+    with pytest.raises(CourseError) as caught:
+        check(result, "collect 00_mini", tmp_path / "logs")
+    message = str(caught.value)
+    assert message.startswith("nbgrader collect 00_mini failed: ValueError: the notebook is not")
+    assert "\n" not in message and "Traceback" not in message
+    log = tmp_path / "logs" / "nbgrader-collect-00_mini.log"
+    assert str(log) in message and "boom()" in log.read_text()
+
+
+def test_global_options_go_anywhere(course: Course, capsys) -> None:
+    after = ["grades", "no_such_assignment", "--course-dir", str(course.root),
+             "--solutions", str(FIXTURES)]  # fmt: skip
+    assert cli.main(after) == 2
+    assert "no_such_assignment" in capsys.readouterr().err
+    before = ["--course-dir", str(course.root), "--solutions", str(FIXTURES), "grades",
+              ASSIGNMENT]  # fmt: skip
+    assert cli.main(before) == 0  # the options before the command are not reset by it
+
+
+def test_collecting_from_a_missing_exchange_is_one_sentence(course: Course, capsys,
+                                                           tmp_path: Path) -> None:  # fmt: skip
+    argv = ["collect", ASSIGNMENT, "--course-dir", str(course.root), "--solutions",
+            str(FIXTURES), "--exchange", str(tmp_path / "nowhere")]  # fmt: skip
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "no submissions to collect" in err and "course release" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_autograde_exits_1_when_a_submission_could_not_be_graded(course: Course, capsys,
+                                                                 monkeypatch) -> None:  # fmt: skip
+    failed = _record("error", failed=True)
+    failed.reason = "the grader failed on this submission: OSError('disk')"
+    monkeypatch.setattr(grading, "autograde", lambda *a, **k: [failed, _record("ok", 3.0)])
+    argv = ["autograde", ASSIGNMENT, "--course-dir", str(course.root), "--solutions",
+            str(FIXTURES)]  # fmt: skip
+    assert cli.main(argv) == 1
+    captured = capsys.readouterr()
+    assert "ada: error: the grader failed" in captured.out
+    assert "1 submission(s) could not be graded" in captured.err and "again" in captured.err
