@@ -22,7 +22,7 @@ from course_lib.instructor.autograde import autograde, submission_hash
 from course_lib.instructor.course import Course
 from course_lib.instructor.feedback import external_fetches, find_mathjax, offline_maths
 from course_lib.instructor.grades import write_grades
-from course_lib.instructor.lms import import_submissions, match, normalise_id
+from course_lib.instructor.lms import identify, import_submissions, normalise_id
 from course_lib.instructor.normalise import normalise
 from course_lib.instructor.sandbox import Limits, SandboxUnavailable, bwrap_command
 
@@ -49,41 +49,99 @@ def released(course: Course) -> dict:
 
 
 @pytest.mark.parametrize(("name", "expected"), [
-    ("jdoe_12345_01_sequence_shapes.ipynb", ("jdoe", "01_sequence_shapes")),
-    ("jdoe_late_12345_678_01_sequence_shapes.ipynb", ("jdoe", "01_sequence_shapes")),
-    ("Jane Doe_12345_assignsubmission_file_/01_sequence_shapes.ipynb",
-     ("Jane Doe", "01_sequence_shapes")),
-    ("jdoe-01_sequence_shapes.ipynb", ("jdoe", "01_sequence_shapes")),
-    ("__MACOSX/jdoe_1_01_sequence_shapes.ipynb", None),
-    ("jdoe_1_notes.txt", None),
+    ("smithjohn_4242_9001_01_sequence_shapes.ipynb", ("4242", "01_sequence_shapes", "canvas")),
+    ("smithjohn_LATE_4242_9002_01_sequence_shapes-1.ipynb",
+     ("4242", "01_sequence_shapes", "canvas")),
+    ("Jane Doe_77_assignsubmission_file_/02_rnn_forward (1).ipynb",
+     ("77", "02_rnn_forward", "moodle")),
+    ("Participant 123456_assignsubmission_file_/02_rnn_forward.ipynb",
+     ("123456", "02_rnn_forward", "moodle")),
+    ("jdoe-01_sequence_shapes.ipynb", ("jdoe", "01_sequence_shapes", "file name")),
+    ("王小明/02_rnn_forward.ipynb", ("王小明", "02_rnn_forward", "file name")),
+    ("02_rnn_forward.ipynb", None),  # whose?
+    ("__MACOSX/jdoe_1_2_01_sequence_shapes.ipynb", None),
+    ("jdoe_1_2_notes.txt", None),
 ])
 def test_lms_file_names_map_to_students(name: str, expected: tuple | None) -> None:
-    assert match(name, ["01_sequence_shapes", "02_rnn_forward"]) == expected
+    found = identify(name, ["01_sequence_shapes", "02_rnn_forward"])
+    assert (found and (found.student, found.notebook, found.source)) == expected
 
 
 def test_a_single_notebook_assignment_accepts_renamed_files() -> None:
-    assert match("jdoe_123_Untitled (3).ipynb", ["01_sequence_shapes"]) == (
-        "jdoe", "01_sequence_shapes")
-    assert match("jdoe_123_Untitled.ipynb", ["a", "b"]) is None
+    renamed = identify("smithjohn_4242_9001_Untitled (3).ipynb", ["01_sequence_shapes"])
+    assert (renamed.student, renamed.notebook, renamed.exact) == ("4242", "01_sequence_shapes",
+                                                                  False)  # fmt: skip
+    assert identify("smithjohn_4242_9001_Untitled.ipynb", ["a", "b"]) is None
     assert normalise_id(" Jane Doe ") == "jane-doe"
+    assert normalise_id("Björn Ås") != normalise_id("Bjørn Ås")
 
 
-def test_import_from_zip_uses_the_map_and_keeps_the_newest_duplicate(tmp_path: Path) -> None:
-    export = tmp_path / "export.zip"
-    with zipfile.ZipFile(export, "w") as archive, pytest.warns(UserWarning, match="Duplicate"):
-        archive.writestr(zipfile.ZipInfo("jdoe_1_01_x.ipynb", (2026, 1, 1, 0, 0, 0)), "old")
-        archive.writestr(zipfile.ZipInfo("jdoe_1_01_x.ipynb", (2026, 1, 2, 0, 0, 0)), "new")
-        archive.writestr("ann_2_01_x.ipynb", "ann's")
-        archive.writestr("../../evil_3_01_x.ipynb", "no zip slip")
+def _zip(path: Path, members: dict[str, tuple[str, tuple]]) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, (text, when) in members.items():
+            archive.writestr(zipfile.ZipInfo(name, when), text)
+    return path
+
+
+def test_canvas_namesakes_and_resubmissions(tmp_path: Path) -> None:
+    day = lambda d: (2026, 1, d, 0, 0, 0)  # noqa: E731
+    export = _zip(tmp_path / "canvas.zip", {
+        "smithjohn_4242_9001_01_x.ipynb": ("first", day(1)),
+        "smithjohn_LATE_4242_9007_01_x-1.ipynb": ("resubmitted", day(2)),
+        "smithjohn_4243_9002_01_x.ipynb": ("the other John Smith", day(1)),
+        "smithjohn_4243_9009_scratch.ipynb": ("a newer scratch file", day(3)),
+        "01_x.ipynb": ("nobody's", day(1)),
+        "../../evil_1_2_01_x.ipynb": ("no zip slip", day(1)),
+    })  # fmt: skip
     result = import_submissions(export, tmp_path / "submitted", "01_x", ["01_x"],
-                                {"ann": "s-002"})
-    assert sorted(result.students) == ["jdoe", "s-002"]  # "../" names are skipped
-    assert (tmp_path / "submitted/jdoe/01_x/01_x.ipynb").read_text() == "new"
-    assert (tmp_path / "submitted/s-002/01_x/01_x.ipynb").read_text() == "ann's"
-    assert (tmp_path / "submitted/jdoe/01_x/timestamp.txt").read_text().startswith("2026-01-02")
-    assert any("older duplicate" in line for line in result.skipped)
-    assert any(line.startswith("../../evil") for line in result.skipped)
+                                {"4243": "s-4243"})
+    assert sorted(result.students) == ["4242", "s-4243"]
+    assert (tmp_path / "submitted/4242/01_x/01_x.ipynb").read_text() == "resubmitted"
+    assert (tmp_path / "submitted/s-4243/01_x/01_x.ipynb").read_text() == "the other John Smith"
+    assert (tmp_path / "submitted/4242/01_x/timestamp.txt").read_text().startswith("2026-01-02")
+    assert result.names == {"4242": "smithjohn", "s-4243": "smithjohn"}
+    skipped = "\n".join(result.skipped)
+    assert "smithjohn_4242_9001_01_x.ipynb: an earlier submission" in skipped
+    assert "smithjohn_4243_9009_scratch.ipynb: a renamed file" in skipped
+    assert result.unattributed == 1 and "01_x.ipynb: no student" in skipped
+    assert "../../evil_1_2_01_x.ipynb: not a notebook, or a hidden" in skipped
     assert not list(tmp_path.parent.glob("evil*"))
+
+
+def test_moodle_namesakes_blind_marking_and_any_script(tmp_path: Path) -> None:
+    when = (2026, 1, 1, 0, 0, 0)
+    export = _zip(tmp_path / "moodle.zip", {
+        "Jane Doe_77_assignsubmission_file_/01_x (1).ipynb": ("jane 77", when),
+        "Jane Doe_78_assignsubmission_file_/01_x (1).ipynb": ("jane 78", when),
+        "Björn Ås_5_assignsubmission_file_/01_x.ipynb": ("björn", when),
+        "Bjørn Ås_6_assignsubmission_file_/01_x.ipynb": ("bjørn", when),
+        "王小明_9_assignsubmission_file_/01_x.ipynb": ("xiaoming", when),
+        **{f"Participant {n}_assignsubmission_file_/01_x.ipynb": (f"p{n}", when)
+           for n in (101, 102, 103, 104)},
+    })  # fmt: skip
+    result = import_submissions(export, tmp_path / "submitted", "01_x", ["01_x"])
+    assert sorted(result.students) == sorted(["77", "78", "5", "6", "9", "101", "102", "103",
+                                              "104"])  # fmt: skip
+    assert result.names["9"] == "王小明" and result.names["6"] == "Bjørn Ås"
+    assert (tmp_path / "submitted/78/01_x/01_x.ipynb").read_text() == "jane 78"
+    assert result.skipped == [] and result.unattributed == 0
+
+
+def test_collect_exits_1_when_a_notebook_has_no_student(tmp_path: Path, capsys) -> None:
+    course = Course(tmp_path / "course", solutions=FIXTURES)  # its own: submissions are added
+    course.setup([ASSIGNMENT])
+    export = tmp_path / "export"
+    (export / "smithjohn_4242_9001_x").mkdir(parents=True)
+    (export / "smithjohn_4242_9001_00_mini.ipynb").write_text("{}")
+    (export / f"{ASSIGNMENT}.ipynb").write_text("{}")
+    argv = ["--course-dir", str(course.root), "--solutions", str(FIXTURES), "collect",
+            ASSIGNMENT, "--from", str(export)]  # fmt: skip
+    assert cli.main(argv) == 1
+    captured = capsys.readouterr()
+    assert "imported 1 student(s)" in captured.out and "00_mini.ipynb: no student" in captured.out
+    assert "1 notebook(s) could not be attributed" in captured.err
+    names = (course.root / "lms" / f"{ASSIGNMENT}.csv").read_text().splitlines()
+    assert names == ["student_id,name,notebooks", "4242,smithjohn,00_mini"]
 
 
 def _structure(nb: dict, release: dict) -> tuple[str, list[str]]:

@@ -18,6 +18,7 @@ not be graded (its line says why; a rerun tries it again).
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import sys
 from collections import Counter
@@ -58,9 +59,21 @@ def cmd_collect(args: argparse.Namespace) -> None:
     mapping = read_map(args.map) if args.map else None
     result = import_submissions(args.source, course.root / "submitted", args.assignment,
                                 course.notebooks(args.assignment), mapping)
-    print(f"imported {len(result.students)} student(s) into {course.root / 'submitted'}")
+    names = course.root / "lms" / f"{args.assignment}.csv"
+    names.parent.mkdir(parents=True, exist_ok=True)
+    with open(names, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student_id", "name", "notebooks"])
+        writer.writerows([s, result.names.get(s, ""), " ".join(nbs)]
+                         for s, nbs in sorted(result.students.items()))  # fmt: skip
+    print(f"imported {len(result.students)} student(s) into {course.root / 'submitted'} "
+          f"(ids and names: {names})")
     for line in result.skipped:
         print(f"  skipped {line}")
+    if result.unattributed:
+        raise GradingIncomplete(f"{result.unattributed} notebook(s) could not be attributed to "
+                                "a student (listed above): rename them or give a --map, then "
+                                "run this again")
 
 
 def cmd_autograde(args: argparse.Namespace) -> None:

@@ -1,21 +1,25 @@
 """Bring in submissions exported by a learning-management system: a folder or a zip of notebooks.
 
-The mapping rule from a file to a student (documented in the instructor guide):
+The rule from a file to a student (documented in the instructor guide). Students are keyed by
+the LMS's own ids; names are for display only, so two students with one name stay two:
 
 1. Only ``*.ipynb`` files count, anywhere in the folder or zip; a path with a part starting
-   with ``.`` (hidden files, ``../``) or ``__MACOSX`` is skipped. A file belongs to notebook
-   ``NB`` of the assignment when its name, without ``.ipynb``, is ``NB`` or ends with ``_NB`` /
-   ``-NB``. An assignment with a single notebook also takes any other ``.ipynb`` (students
-   rename files).
-2. The student key is the first ``_``-separated token of what precedes the notebook name -- in
-   ``jdoe_12345_01_sequence_shapes.ipynb`` (Canvas: login_userid_...) it is ``jdoe``. A file
-   named just ``NB.ipynb`` takes the key from its folder instead (Moodle exports one folder per
-   student, ``Jane Doe_12345_assignsubmission_file_/``, whose key is ``Jane Doe``).
-3. A CSV map (header ``key,student_id``) renames keys -- or whole file names -- to student ids.
-   Without one, the id is the key lower-cased, with every character outside ``a-z0-9.-``
-   replaced by ``-`` (``Jane Doe`` -> ``jane-doe``).
-4. Two files for the same student and notebook: the newer one (file or zip-entry time) wins and
-   the duplicate is reported.
+   with ``.`` (hidden files, ``../``) or ``__MACOSX`` is skipped.
+2. **Canvas** names each file ``name_userid_submissionid_original.ipynb`` (``name_LATE_...``
+   when late; resubmissions get ``-1``, ``-2`` before ``.ipynb``): the student is the user id.
+   **Moodle** puts each submission in a folder ``Full Name_participantid_assignsubmission_file_``
+   (with blind marking ``Participant N_...``): the student is the participant id. Anything else
+   (a folder of ``jdoe-NB.ipynb`` or ``jdoe/NB.ipynb``) is keyed by the text before the notebook
+   name, or by the folder of a file named just ``NB.ipynb``; such keys keep any letters, in any
+   script (``Björn Ås`` -> ``björn-ås``).
+3. The notebook: the original file name (without a Canvas version ``-1`` or a copy ``(1)``) is
+   ``NB`` or ends with ``_NB``, ``-NB`` or `` NB``. An assignment with a single notebook also
+   takes any other ``.ipynb`` (students rename files), but a file named for the notebook wins.
+4. Two files for one student and notebook: the one named for the notebook wins over a renamed
+   one, then the later submission (Canvas's submission id, else the file time); every other
+   file is listed with its reason.
+5. A CSV map (header ``key,student_id``) renames students: a key is an LMS id, a name, a key of
+   rule 2 or a whole file name.
 
 Nothing is extracted by path (no zip-slip): each accepted member is read and written to
 ``submitted/<student>/<assignment>/<NB>.ipynb`` with nbgrader's ``timestamp.txt``.
@@ -26,6 +30,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import re
+import unicodedata
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -33,18 +38,39 @@ from pathlib import Path, PurePosixPath
 
 from .course import CourseError
 
+_CANVAS = re.compile(r"^(?P<name>[^_]+?)(?:_late)?_(?P<id>\d+)_(?P<order>\d+)_(?P<file>.+)$",
+                     re.IGNORECASE)  # fmt: skip
+_MOODLE = re.compile(r"^(?P<name>.+?)_(?P<id>\d+)_assignsubmission_\w*$")
+_MOODLE_BLIND = re.compile(r"^(?P<name>Participant (?P<id>\d+))_assignsubmission_\w*$")
+_COPY = re.compile(r"(?:-\d+| ?\(\d+\))$")  # Canvas's resubmission -1, a download's " (1)"
+
+
+@dataclass(frozen=True)
+class Found:
+    """Whose file it is, and which notebook: ``exact`` when its name is the notebook's."""
+
+    student: str
+    name: str
+    notebook: str
+    exact: bool
+    order: float  # later submissions are larger (Canvas's submission id, else 0)
+    source: str  # "canvas", "moodle" or "file name"
+
 
 @dataclass
 class Imported:
-    """What an import did: student -> notebooks written, plus files skipped and why."""
+    """What an import did: student -> notebooks written, their display names, files skipped
+    and why, and how many of those could not be attributed to any student."""
 
     students: dict[str, list[str]] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    unattributed: int = 0
 
 
 def read_map(path: Path) -> dict[str, str]:
     """Read a ``key,student_id`` CSV into a dict; clear errors for a malformed file."""
-    with open(path, newline="") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         if reader.fieldnames is None or not {"key", "student_id"} <= set(reader.fieldnames):
             raise CourseError(f"{path}: a student map needs the header 'key,student_id'")
@@ -58,30 +84,52 @@ def read_map(path: Path) -> dict[str, str]:
 
 
 def normalise_id(key: str) -> str:
-    return re.sub(r"[^a-z0-9.-]+", "-", key.strip().lower()).strip("-.")
+    """A folder-safe student id that keeps letters of any script: ``Jane Doe`` -> ``jane-doe``."""
+    key = unicodedata.normalize("NFC", key).strip().lower()
+    return re.sub(r"[^\w.-]+", "-", key).strip("-._")
 
 
-def match(member: str, notebooks: list[str]) -> tuple[str, str] | None:
-    """(student key, notebook) for one file path inside the export, or None if it is no notebook.
+def _notebook(file_stem: str, notebooks: list[str]) -> tuple[str, bool] | None:
+    """(notebook, named for it) for a file's stem, or None."""
+    stem = _COPY.sub("", file_stem)
+    for notebook in sorted(notebooks, key=len, reverse=True):
+        if stem == notebook or any(stem.endswith(sep + notebook) for sep in "_- "):
+            return notebook, True
+    return (notebooks[0], False) if len(notebooks) == 1 else None
 
-    >>> match("jdoe_12345_01_sequence_shapes.ipynb", ["01_sequence_shapes"])
-    ('jdoe', '01_sequence_shapes')
+
+def _ignored(member: str) -> bool:
+    """Not a notebook, or hidden (``.x``, ``../``) or macOS metadata (``__MACOSX``)."""
+    path = PurePosixPath(member)
+    return path.suffix != ".ipynb" or any(p.startswith((".", "__MACOSX")) for p in path.parts)
+
+
+def identify(member: str, notebooks: list[str]) -> Found | None:
+    """Whose notebook a file of the export is (see the module docstring), or None.
+
+    >>> identify("smithjohn_4242_9001_02_rnn_forward.ipynb", ["02_rnn_forward"]).student
+    '4242'
     """
     path = PurePosixPath(member)
-    if path.suffix != ".ipynb" or any(p.startswith((".", "__MACOSX")) for p in path.parts):
+    if _ignored(member):
         return None
-    stem = path.stem
-    for notebook in sorted(notebooks, key=len, reverse=True):
-        if stem == notebook:
-            folder = path.parent.name
-            return (folder.split("_")[0], notebook) if folder else None
-        for sep in ("_", "-"):
-            if stem.endswith(sep + notebook):
-                prefix = stem[: -len(notebook) - 1]
-                return prefix.split("_")[0], notebook
-    if len(notebooks) == 1:  # a renamed file of a one-notebook assignment
-        return stem.split("_")[0], notebooks[0]
-    return None
+    for folder in reversed(path.parts[:-1]):
+        moodle = _MOODLE_BLIND.match(folder) or _MOODLE.match(folder)
+        if moodle:
+            found = _notebook(path.stem, notebooks)
+            return found and Found(moodle["id"], moodle["name"], *found, 0.0, "moodle")
+    canvas = _CANVAS.match(path.stem)
+    if canvas:
+        found = _notebook(canvas["file"], notebooks)
+        return found and Found(canvas["id"], canvas["name"], *found, float(canvas["order"]),
+                               "canvas")  # fmt: skip
+    found = _notebook(path.stem, notebooks)
+    if found is None:
+        return None
+    notebook, exact = found
+    prefix = _COPY.sub("", path.stem)[: -len(notebook)].rstrip("_- ") if exact else path.stem
+    key = prefix or path.parent.name
+    return Found(normalise_id(key), key, notebook, exact, 0.0, "file name") if key else None
 
 
 def _members(source: Path) -> Iterator[tuple[str, float, bytes]]:
@@ -106,31 +154,37 @@ def import_submissions(source: Path, submitted: Path, assignment: str, notebooks
     if not notebooks:
         raise CourseError(f"assignment {assignment!r} has no released notebooks")
     student_map = student_map or {}
-    chosen: dict[tuple[str, str], tuple[float, str, bytes]] = {}
+    chosen: dict[tuple[str, str], tuple[tuple[bool, float, float], str, bytes, Found]] = {}
     result = Imported()
     for name, mtime, data in _members(Path(source)):
-        found = match(name, notebooks)
+        if _ignored(name):
+            result.skipped.append(f"{name}: not a notebook, or a hidden or system file")
+            continue
+        found = identify(name, notebooks)
         if found is None:
-            result.skipped.append(f"{name}: not a notebook of {assignment}")
+            result.unattributed += 1
+            result.skipped.append(f"{name}: no student or no notebook of {assignment} in its "
+                                  "name")
             continue
-        key, notebook = found
-        student = student_map.get(PurePosixPath(name).name) or student_map.get(key)
-        student = student or normalise_id(key)
-        if not student:
-            result.skipped.append(f"{name}: no student id in the file name")
-            continue
-        previous = chosen.get((student, notebook))
+        base = PurePosixPath(name).name
+        student = next((student_map[k] for k in (base, found.student, found.name)
+                        if k in student_map), found.student)  # fmt: skip
+        rank = (found.exact, found.order, mtime)
+        previous = chosen.get((student, found.notebook))
         if previous is not None:
-            older = name if mtime < previous[0] else previous[1]
-            result.skipped.append(f"{older}: older duplicate for {student}/{notebook}")
-            if mtime < previous[0]:
+            loser, winner = (name, previous[1]) if rank <= previous[0] else (previous[1], name)
+            why = ("a renamed file; the student also submitted one named for the notebook"
+                   if found.exact != previous[3].exact else "an earlier submission")
+            result.skipped.append(f"{loser}: {why} ({winner} is used for {student})")
+            if rank <= previous[0]:
                 continue
-        chosen[(student, notebook)] = (mtime, name, data)
-    for (student, notebook), (mtime, _, data) in sorted(chosen.items()):
+        chosen[(student, found.notebook)] = (rank, name, data, found)
+    for (student, notebook), (rank, _, data, found) in sorted(chosen.items()):
         folder = submitted / student / assignment
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{notebook}.ipynb").write_bytes(data)
-        stamp = dt.datetime.fromtimestamp(mtime, dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+        stamp = dt.datetime.fromtimestamp(rank[2], dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
         (folder / "timestamp.txt").write_text(stamp)
         result.students.setdefault(student, []).append(notebook)
+        result.names[student] = found.name
     return result
