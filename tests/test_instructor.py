@@ -238,22 +238,41 @@ def test_cli_reports_bad_input_as_one_sentence(course: Course, capsys) -> None:
     assert "no assignment 'no_such_assignment'" in capsys.readouterr().err
 
 
+@needs_bwrap
 @pytest.mark.slow
-def test_release_and_collect_through_nbgraders_exchange(course: Course, tmp_path: Path) -> None:
+def test_the_exchange_round_trip_with_feedback(tmp_path: Path) -> None:
+    """release → the student fetches and submits → collect → autograde → feedback →
+    release-feedback → the student fetches their feedback, all through nbgrader's exchange."""
+    import getpass
+
+    course = Course(tmp_path / "course", solutions=FIXTURES)
     exchange = tmp_path / "exchange"
-    root = ["--course-dir", str(course.root), "--solutions", str(FIXTURES),
-            "--exchange", str(exchange)]
-    assert cli.main([*root, "release", ASSIGNMENT]) == 0
+    root = ["--course-dir", str(course.root), "--solutions", str(FIXTURES)]
+    assert cli.main(["setup", ASSIGNMENT, *root]) == 0
+    assert cli.main([*root, "release", ASSIGNMENT, "--exchange", str(exchange)]) == 0
     student = tmp_path / "student"
     student.mkdir()
-    for step in ("fetch_assignment", "submit"):  # what a student does in JupyterHub
-        subprocess.run([sys.executable, "-m", "nbgrader", step, ASSIGNMENT,
+
+    def nbgrader(*step: str) -> None:  # what a student does in JupyterHub
+        subprocess.run([sys.executable, "-m", "nbgrader", *step, ASSIGNMENT,
                         f"--course={course.course_id}", f"--Exchange.root={exchange}"],
-                       cwd=student, check=True, capture_output=True)
+                       cwd=student, check=True, capture_output=True)  # fmt: skip
+
+    nbgrader("fetch_assignment")
+    nbgrader("submit")
+    root.append(f"--exchange={exchange}")
     assert cli.main([*root, "collect", ASSIGNMENT]) == 0
-    collected = list((course.root / "submitted").glob(f"*/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"))
-    assert any(p.read_text() == (student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()
-               for p in collected)
+    me = getpass.getuser()  # nbgrader's student id for a local submission
+    submitted = course.root / "submitted" / me / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    assert submitted.read_text() == (student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()
+    assert cli.main([*root, "autograde", ASSIGNMENT, "--workers", "1"]) == 0
+    assert cli.main([*root, "feedback", ASSIGNMENT]) == 0
+    assert cli.main([*root, "release-feedback", ASSIGNMENT]) == 0
+    nbgrader("fetch_feedback")
+    fetched = list((student / ASSIGNMENT / "feedback").glob(f"*/{ASSIGNMENT}.html"))
+    assert len(fetched) == 1
+    assert fetched[0].read_text() == next(
+        (course.root / "feedback" / me / ASSIGNMENT).glob("*.html")).read_text()
 
 
 def test_a_missing_bubblewrap_is_one_clear_sentence(monkeypatch, tmp_path: Path) -> None:

@@ -6,6 +6,7 @@
                                            nbgrader collect, or import an LMS folder / zip
     course autograde ASSIGNMENT            sandboxed, parallel, resumable autograding
     course feedback ASSIGNMENT             feedback HTML (hidden tests removed, maths offline)
+    course release-feedback ASSIGNMENT     to the exchange, for students' nbgrader fetch_feedback
     course grades ASSIGNMENT [-o CSV]      the grades table, with a status per student
     course clear ASSIGNMENT STUDENT        count a tampered submission's withheld points
 
@@ -106,6 +107,11 @@ def cmd_feedback(args: argparse.Namespace) -> None:
     print(f"wrote {len(pages)} feedback page(s)")
 
 
+def cmd_release_feedback(args: argparse.Namespace) -> None:
+    pages = _course(args).release_feedback(args.assignment)
+    print(f"released {pages} feedback page(s) of {args.assignment} to the exchange")
+
+
 def cmd_clear(args: argparse.Namespace) -> None:
     from .autograde import autograde, clear
 
@@ -173,6 +179,9 @@ def parser() -> argparse.ArgumentParser:
     s = command("feedback", "write feedback HTML for every graded student")
     s.add_argument("assignment")
     s.set_defaults(run=cmd_feedback)
+    s = command("release-feedback", "release feedback pages to the exchange")
+    s.add_argument("assignment")
+    s.set_defaults(run=cmd_release_feedback)
     s = command("clear", "after reading a tampered submission, let its points count")
     s.add_argument("assignment")
     s.add_argument("student")

@@ -155,6 +155,19 @@ class Course:
         check(self.api().collect(assignment), f"collect {assignment}", self.root / "logs")
 
 
+    def release_feedback(self, assignment: str) -> int:
+        """nbgrader release_feedback: put each student's feedback pages (``course feedback``)
+        into the exchange, where ``nbgrader fetch_feedback`` finds them; returns how many."""
+        self.require_assignment(assignment)
+        pages = sorted((self.root / "feedback").glob(f"*/{assignment}/*.html"))
+        if not pages:
+            raise CourseError(f"no feedback for {assignment} yet: run `course feedback "
+                              f"{assignment}` first")
+        check(self.api().release_feedback(assignment), f"release_feedback {assignment}",
+              self.root / "logs")
+        return len(pages)
+
+
 def check(result: dict, what: str, log_dir: Path | None = None) -> None:
     """Raise CourseError if an NbGraderAPI call failed: one sentence (the last line of nbgrader's
     error) and, with ``log_dir``, the path of a file holding nbgrader's whole log."""

@@ -90,7 +90,8 @@ def generate_feedback(course: Course, assignment: str) -> list[Path]:
     config.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTestTracebacks,
                                              ClearHiddenTests, CSSHTMLHeaderPreprocessor]
     api.config.merge(config)
-    check(api.generate_feedback(assignment), f"generate_feedback {assignment}")
+    check(api.generate_feedback(assignment), f"generate_feedback {assignment}",
+          course.root / "logs")
     pages = sorted((course.root / "feedback").glob(f"*/{assignment}/*.html"))
     for page in pages:
         page.write_text(offline_maths(page.read_text(), mathjax_js))
