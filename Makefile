@@ -67,9 +67,15 @@ $(BENCH_SEEN): $(wildcard bench/results bench/results/*.md)
 	mkdir -p $(@D)
 	touch book/appendix/benchmarks.md $@
 
+# /favicon.ico at the site's root, for pages that name no icon (the redirecting index.html).
+FAVICON := build/site-extra/favicon.ico
+$(FAVICON): book/make_favicon.py | $(STAMP)
+	mkdir -p $(@D)
+	$(PY) book/make_favicon.py $@
+
 # Chapters execute at build (cached in book/_build/.jupyter_cache); any execution error or Sphinx
 # warning fails the build, after reporting every one of them (--keep-going).
-book: venv $(MATHJAX) $(BENCH_SEEN)
+book: venv $(MATHJAX) $(FAVICON) $(BENCH_SEEN)
 	$(BIN)/jupyter-book build book --warningiserror --keep-going
 	@echo "open book/_build/html/index.html (or: make serve)"
 

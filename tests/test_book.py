@@ -194,3 +194,13 @@ def test_page_in_browser(page: str, site_url: str, browser: BrowserContext) -> N
     tab.screenshot(path=str(shot), full_page=True)
     tab.close()
     assert not problems, f"{page}:\n  " + "\n  ".join(problems)
+
+
+def test_the_site_root_has_a_favicon() -> None:
+    """Browsers ask for /favicon.ico on pages that name no icon (the redirecting index.html);
+    without it each such visit logs a 404, which the browser test counts as a page error."""
+    _skip_unless_built()
+    from PIL import Image
+
+    with Image.open(SITE / "favicon.ico") as icon:
+        assert icon.format == "ICO" and icon.size[0] >= 16

@@ -3,10 +3,14 @@
 When a student's result matches no named variant of a check, :func:`clues` looks at it with a
 few generic lenses that apply to every part:
 
-- **which outputs**: of a tuple or dict, which entries are wrong and which are right;
-- **a relation to the expected value**: a constant factor, a flipped sign, a transpose, a
-  reversal or a shift by one along an axis, gate blocks in another order, an activation missing
+- **which outputs**: of a tuple or dict, which entries are wrong and which are right, and an
+  output that holds what another one should (outputs in the wrong order);
+- **a relation to the expected value**: a constant factor (1/B, 1/n: a mean for a sum), a
+  flipped sign, lost signs, a square or a square root, a transpose, a reversal or a shift by one
+  along an axis, gate blocks in another order, an activation (tanh, sigmoid, softmax) missing
   or applied twice;
+- **a wrong shape**: an input's axes reversed (``.T`` on three axes), or the size of another
+  named axis where one belongs (a loop over the batch instead of time);
 - **a relation to the inputs**: equal to an argument the student had in hand (``h_prev``, the
   upstream gradient ``dh``, ...);
 - **where**: which time steps (and whether the first or the last is right), which batch rows,
