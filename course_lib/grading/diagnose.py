@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..device import to_tensors
 from .compare import compare
 
 _MAX_CLUES = 3
@@ -80,7 +81,7 @@ def clues(got: Any, want: Any, inputs: dict[str, Any], *, gates: str = "", atol:
 def _as_tensor(value: Any) -> Any:
     """Arrays and tensors as float64/bool/int CPU tensors; anything else as it is."""
     if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
-        return torch.from_numpy(np.array(value, dtype=value.dtype.newbyteorder("="), order="C"))
+        return to_tensors(value)  # any strides or byte order (copied only where torch must)
     if isinstance(value, Tensor):
         return value.detach().cpu()
     return value
@@ -153,11 +154,11 @@ def _shape_clue(name: str, got: tuple[int, ...], want: tuple[int, ...], axes: di
     differ = [axis for axis, (g, w) in enumerate(zip(got, want, strict=True)) if g != w]
     if len(differ) != 1:
         return None
-    for axis in differ:
-        g, w = got[axis], want[axis]
-        if g in axes and w in axes and axes[g] != axes[w]:
-            return (f"axis {axis} of {name} has the size of the {axes[g]}s ({g}) where the "
-                    f"{axes[w]}s ({w}) belong: a loop or an index over the wrong axis?")
+    axis = differ[0]
+    g, w = got[axis], want[axis]
+    if g in axes and w in axes and axes[g] != axes[w]:
+        return (f"axis {axis} of {name} has the size of the {axes[g]}s ({g}) where the "
+                f"{axes[w]}s ({w}) belong: a loop or an index over the wrong axis?")
     return None
 
 
