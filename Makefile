@@ -11,7 +11,8 @@ SYSTEM_STAMP := $(VENV)/.system-deps
 # nbgrader runs `alembic` and `jupyter` from PATH: put the venv first.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: venv system-deps book test lint exercises lab serve bench mutants demo-class clean
+
+.PHONY: venv system-deps mathjax book test lint exercises lab serve bench mutants demo-class clean
 
 venv: $(STAMP)
 
@@ -54,6 +55,9 @@ $(MATHJAX_NPM):
 	@$(call ensure_commands,npm:npm)
 	npm install --silent --no-audit --no-fund --prefix $(NPM_PREFIX) mathjax@$(MATHJAX_VERSION)
 	test -f $@
+
+# `course feedback` and formgrader's pages inline MathJax from here (build/npm).
+mathjax: $(MATHJAX_NPM)
 
 $(MATHJAX): $(MATHJAX_NPM)
 	rm -rf $(dir $@)

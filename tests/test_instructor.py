@@ -20,7 +20,8 @@ import pytest
 from course_lib.instructor import cli, demo
 from course_lib.instructor.autograde import autograde, submission_hash
 from course_lib.instructor.course import Course
-from course_lib.instructor.feedback import external_fetches, find_mathjax, offline_maths
+from course_lib.instructor.feedback import external_fetches, local_mathjax
+from course_lib.instructor.formgrader import mathjax_macro
 from course_lib.instructor.grades import write_grades
 from course_lib.instructor.lms import identify, import_submissions, normalise_id
 from course_lib.instructor.normalise import normalise
@@ -141,7 +142,8 @@ def test_collect_exits_1_when_a_notebook_has_no_student(tmp_path: Path, capsys) 
     assert "imported 1 student(s)" in captured.out and "00_mini.ipynb: no student" in captured.out
     assert "1 notebook(s) could not be attributed" in captured.err
     names = (course.root / "lms" / f"{ASSIGNMENT}.csv").read_text().splitlines()
-    assert names == ["student_id,name,notebooks", "4242,smithjohn,00_mini"]
+    assert names == ["student_id,name,notebooks,source,lms_id",
+                     "4242,smithjohn,00_mini,canvas,4242"]
 
 
 def _structure(nb: dict, release: dict) -> tuple[str, list[str]]:
@@ -210,7 +212,7 @@ def test_what_is_not_this_assignments_notebook_is_invalid(course: Course, raw: b
     assert result.status == "invalid" and reason in result.reasons[0] and result.notebook is None
 
 
-def test_offline_maths_replaces_the_cdn() -> None:
+def test_the_offline_mathjax_macro_fetches_nothing() -> None:
     html = ('<html><head><script src="https://cdnjs.cloudflare.com/ajax/libs/mathjax/2.7.7/'
             'latest.js?config=TeX"> </script>\n<script type="text/x-mathjax-config">init()'
             '</script></head><body>$x$ <a href="https://www.mathjax.org">a link</a></body></html>')
@@ -218,9 +220,10 @@ def test_offline_maths_replaces_the_cdn() -> None:
     assert external_fetches('<style>@import "https://fonts/x.css";</style>')
     assert external_fetches('<link rel="stylesheet" href="//cdn.example/x.css">')
     assert external_fetches('<div style="background: url(https://x.example/a.png)">')
-    out = offline_maths(html, "var MathJaxCode = '</script>';")
-    assert external_fetches(out) == []
-    assert "var MathJaxCode = '<\\/script>'" in out and "x-mathjax-config" not in out
+    macro = mathjax_macro("var MathJaxCode = '</script>'; // {{ not a template }}")
+    assert external_fetches(macro) == []
+    assert "var MathJaxCode = '<\\/script>'" in macro and "{% raw %}" in macro
+    assert "MathJax.Hub" in macro and "MathJax.Hub" in mathjax_macro(None)  # formgrader's call
 
 
 def test_cli_reports_bad_input_as_one_sentence(course: Course, capsys) -> None:
@@ -382,10 +385,8 @@ def feedback_pages(course: Course) -> dict[str, Path]:
     """Feedback HTML of a correct and a blank submission, through `course feedback`."""
     if not HAS_BWRAP:
         pytest.skip("bubblewrap missing: make system-deps")
-    try:
-        find_mathjax()
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"no local MathJax to inline: {exc}")
+    if local_mathjax() is None:
+        pytest.skip("no local MathJax 3 to inline: make mathjax")
     kinds = {"fb-correct": "correct", "fb-blank": "blank"}
     demo.make_submissions(course, ASSIGNMENT, kinds)
     autograde(course, ASSIGNMENT, limits=Limits(wall_s=20), students=list(kinds),

@@ -43,6 +43,10 @@ STATUSES = ("missing", "invalid", "error", "timeout", "tampered", "ok")
 INPUT_DIR = "autograde_input"
 # The workers' job directories and the sandbox's package; a rerun clears what a killed run left.
 SCRATCH_DIR = "sandboxes"
+# Without --time-limit, a notebook may take this many times as long as the instructor's solution
+# took in the same sandbox (measured once per version of the assignment), and at least the floor.
+SOLUTION_FACTOR = 5.0
+MIN_TIME_LIMIT_S = 20.0
 # Free space a run needs: nbgrader copies every submission, the sandboxes hold packages and logs.
 MIN_FREE_BYTES = 512 * 2**20
 
@@ -209,18 +213,75 @@ def one_run_at_a_time(course: Course) -> Iterator[None]:
         yield
 
 
+def solution_path(course: Course, assignment: str) -> Path:
+    return records_dir(course, assignment) / "solution.json"
+
+
+def measured_solution(course: Course, assignment: str) -> dict[str, Any]:
+    """How the instructor's solution ran in the grading sandbox (:meth:`.grader.Grader.
+    run_solution`): measured once per version of the assignment (its source and release)."""
+    version = submission_hash(course.root / "source" / assignment) + submission_hash(
+        course.root / "release" / assignment)
+    path = solution_path(course, assignment)
+    with contextlib.suppress(OSError, ValueError):
+        saved = json.loads(path.read_text())
+        if saved.get("version") == version:
+            return saved
+    # A generous limit for the measurement itself: nbgrader's per-cell timeout, twice.
+    limits = Limits(wall_s=2.0 * course.cell_timeout_s)
+    log = course.root / SCRATCH_DIR / "graders.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    grader = _GraderProcess(_job(course, assignment, limits), log)
+    try:
+        grader.proc.stdin.write(json.dumps({"solution": True}) + "\n")  # type: ignore[union-attr]
+        grader.proc.stdin.flush()  # type: ignore[union-attr]
+        for line in grader.proc.stdout:  # type: ignore[union-attr]
+            message = json.loads(line)
+            if message["t"] == "failed":
+                _stopped(f"{message['kind']}: {message['error']}")
+            if message["t"] == "solution":
+                break
+        else:
+            _stopped(f"died: a grader process stopped while running the solution (see {log})")
+    finally:
+        grader.close()
+    measured = {"version": version, **{k: v for k, v in message.items() if k != "t"}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(measured, indent=1))
+    return measured
+
+
+def solution_time_limit(course: Course, assignment: str) -> tuple[float, str]:
+    """The default time limit per notebook, and the sentence that explains it. Stops with one
+    sentence if the solution itself does not earn every point in the sandbox."""
+    solution = measured_solution(course, assignment)
+    score, offered = solution["score"], solution["max_score"]
+    if solution["status"] != "ok" or score < offered:
+        how = ": ".join(filter(None, [solution["status"], solution["reason"]]))
+        raise CourseError(
+            f"the instructor's solution of {assignment} scores {score:g}/{offered:g} in the "
+            f"grading sandbox ({how}), so students' grades would be wrong: check source/ and "
+            f"the grading environment (measured in {solution_path(course, assignment)})")
+    seconds = solution["seconds"]
+    limit = float(max(MIN_TIME_LIMIT_S, -(-SOLUTION_FACTOR * seconds // 1)))
+    return limit, (f"time limit {limit:g} s per notebook ({SOLUTION_FACTOR:g} x the "
+                   f"solution's {seconds:.1f} s in the sandbox, at least "
+                   f"{MIN_TIME_LIMIT_S:g} s; --time-limit sets another)")
+
+
 def autograde(course: Course, assignment: str, *, limits: Limits | None = None,
               workers: int | None = None, force: bool = False,
               students: list[str] | None = None, progress: bool = True) -> list[Record]:
     """Grade every submitted student of ``assignment``; return all their records.
 
     Students whose record already matches their submission are skipped unless ``force``.
-    ``workers`` defaults to :func:`usable_cores`. A student whose attempt failed in this run is
+    ``workers`` defaults to :func:`usable_cores`; the time limit, where ``limits.wall_s`` is
+    None, to :func:`solution_time_limit`. A student whose attempt failed in this run is
     returned with that failed record, even where an earlier record was kept on disk.
     """
     workers = workers or usable_cores()
     course.require_assignment(assignment)
-    limits = limits or Limits(wall_s=2.0 * course.cell_timeout_s)
+    limits = limits or Limits()
     everyone = students_of(course, assignment)
     if students:
         unknown = sorted(set(students) - set(everyone))
@@ -239,6 +300,11 @@ def autograde(course: Course, assignment: str, *, limits: Limits | None = None,
         shutil.rmtree(course.root / SCRATCH_DIR, ignore_errors=True)
         shutil.rmtree(course.root / INPUT_DIR, ignore_errors=True)
         failed: dict[str, Record] = {}
+        if todo_list and limits.wall_s is None:
+            wall_s, why = solution_time_limit(course, assignment)
+            limits = dataclasses.replace(limits, wall_s=wall_s)
+            if progress:
+                print(why, flush=True)
         if todo_list:
             _grade_all(course, assignment, limits, workers, todo_list, progress, failed)
     return [failed.get(s) or r for s in everyone
@@ -278,9 +344,7 @@ def _grade_all(course: Course, assignment: str, limits: Limits, workers: int,
                todo: list[str], progress: bool, failed: dict[str, Record]) -> None:  # fmt: skip
     """Grade ``todo`` in ``workers`` grader processes, saving each record as it comes (failed
     attempts also go into ``failed``)."""
-    job = {"root": str(course.root), "solutions": str(course.solutions),
-           "exchange": str(course.exchange) if course.exchange else "",
-           "assignment": assignment, "limits": asdict(limits)}
+    job = _job(course, assignment, limits)
     log = course.root / SCRATCH_DIR / "graders.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     pending = list(reversed(todo))
@@ -316,10 +380,22 @@ def _grade_all(course: Course, assignment: str, limits: Limits, workers: int,
         bar.close()
         for grader in graders:
             grader.close()
+    if failure:
+        _stopped(failure)
+
+
+def _job(course: Course, assignment: str, limits: Limits) -> dict[str, Any]:
+    """What a grader process is started with."""
+    return {"root": str(course.root), "solutions": str(course.solutions),
+            "exchange": str(course.exchange) if course.exchange else "",
+            "assignment": assignment, "limits": asdict(limits)}
+
+
+def _stopped(failure: str) -> None:
+    """Raise the error for a grader process that stopped (``failure``: "kind: message")."""
     if failure.startswith("SandboxUnavailable: "):
         raise SandboxUnavailable(failure.removeprefix("SandboxUnavailable: "))
-    if failure:
-        raise CourseError(f"grading stopped: {failure}; students already graded keep their "
-                          "records: run the command again to grade the rest")
+    raise CourseError(f"grading stopped: {failure}; students already graded keep their "
+                      "records: run the command again to grade the rest")
 
 

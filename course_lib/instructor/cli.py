@@ -7,8 +7,9 @@
     course autograde ASSIGNMENT            sandboxed, parallel, resumable autograding
     course feedback ASSIGNMENT             feedback HTML (hidden tests removed, maths offline)
     course release-feedback ASSIGNMENT     to the exchange, for students' nbgrader fetch_feedback
-    course grades ASSIGNMENT [-o CSV]      the grades table, with a status per student
+    course grades ASSIGNMENT [-o CSV]      the grades table, plus import files for Canvas / Moodle
     course clear ASSIGNMENT STUDENT        count a tampered submission's withheld points
+    course formgrader [--port N]           JupyterLab with nbgrader's formgrader on this class
 
 Every command takes ``--course-dir`` (default ``./course``, or $COURSE_DIR), ``--solutions``
 and ``--exchange``, before or after the command's name. Errors an instructor can fix are
@@ -47,7 +48,7 @@ def cmd_release(args: argparse.Namespace) -> None:
 
 
 def cmd_collect(args: argparse.Namespace) -> None:
-    from .lms import import_submissions, read_map
+    from .lms import STUDENT_LIST_COLUMNS, import_submissions, read_map
 
     course = _course(args)
     course.require_assignment(args.assignment)
@@ -64,8 +65,9 @@ def cmd_collect(args: argparse.Namespace) -> None:
     names.parent.mkdir(parents=True, exist_ok=True)
     with open(names, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(["student_id", "name", "notebooks"])
-        writer.writerows([s, result.names.get(s, ""), " ".join(nbs)]
+        writer.writerow(STUDENT_LIST_COLUMNS)  # student_id, name, notebooks, source, lms_id
+        writer.writerows([s, result.names.get(s, ""), " ".join(nbs), result.sources.get(s, ""),
+                          result.lms_ids.get(s, "")]
                          for s, nbs in sorted(result.students.items()))  # fmt: skip
     print(f"imported {len(result.students)} student(s) into {course.root / 'submitted'} "
           f"(ids and names: {names})")
@@ -82,8 +84,7 @@ def cmd_autograde(args: argparse.Namespace) -> None:
     from .limits import Limits
 
     course = _course(args)
-    limits = Limits(wall_s=args.time_limit or 2.0 * course.cell_timeout_s,
-                    mem_bytes=int(args.memory_gib * 2**30))
+    limits = Limits(wall_s=args.time_limit, mem_bytes=int(args.memory_gib * 2**30))
     records = autograde(course, args.assignment, limits=limits, workers=args.workers,
                         force=args.force, students=args.student or None)
     counts = Counter(r.status for r in records)
@@ -125,9 +126,35 @@ def cmd_clear(args: argparse.Namespace) -> None:
 
 
 def cmd_grades(args: argparse.Namespace) -> None:
-    from .grades import write_grades
+    from .grades import grade_rows, write_grades
+    from .lms_export import write_lms_files
 
-    print(write_grades(_course(args), args.assignment, args.output))
+    course = _course(args)
+    rows = grade_rows(course, args.assignment)
+    path = write_grades(course, args.assignment, args.output, rows)
+    print(path)
+    for line in write_lms_files(course, args.assignment, rows, path).lines():
+        print(line)
+
+
+def cmd_formgrader(args: argparse.Namespace) -> None:
+    course = _course(args)
+    config = course.root / "nbgrader_config.py"
+    if not config.exists():
+        raise CourseError(f"{course.root} has no nbgrader_config.py: run `course setup` first")
+    lab = Path(sys.executable).with_name("jupyter-lab")
+    if not lab.exists():
+        raise CourseError("JupyterLab is not installed in this environment: pip install "
+                          "jupyterlab, then run this again")
+    command = [str(lab), f"--ServerApp.root_dir={course.root}", "--ServerApp.ip=127.0.0.1",
+               f"--ServerApp.port={args.port}", "--ServerApp.open_browser=False"]
+    if os.geteuid() == 0:  # containers often run as root; Jupyter refuses without this
+        command.append("--allow-root")
+    print("formgrader on this class: open the URL below, then /formgrader (Ctrl-C stops)",
+          flush=True)
+    # nbgrader reads nbgrader_config.py from the directory it starts in.
+    os.chdir(course.root)
+    os.execv(command[0], command)
 
 
 def _global_options(defaults: bool) -> argparse.ArgumentParser:
@@ -171,7 +198,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=None,
                    help="grader processes (default: the usable cores)")
     s.add_argument("--time-limit", type=float, default=None,
-                   help="seconds per notebook (default: 2 x nbgrader's Execute.timeout)")
+                   help="seconds per notebook (default: 5 x the solution's own run time in the "
+                        "sandbox, measured once per version of the assignment)")
     s.add_argument("--memory-gib", type=float, default=2.0, help="memory per notebook")
     s.add_argument("--force", action="store_true", help="regrade students already graded")
     s.add_argument("--student", action="append", help="grade only this student (repeatable)")
@@ -186,10 +214,15 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("assignment")
     s.add_argument("student")
     s.set_defaults(run=cmd_clear)
-    s = command("grades", "write the grades CSV")
+    s = command("grades", "write the grades CSV, and Canvas / Moodle import files beside it")
     s.add_argument("assignment")
-    s.add_argument("-o", "--output", type=Path, default=None)
+    s.add_argument("-o", "--output", type=Path, default=None,
+                   help="the grades CSV (default course/grades/ASSIGNMENT.csv); the LMS files "
+                        "are written beside it as NAME-canvas.csv, NAME-moodle.csv")
     s.set_defaults(run=cmd_grades)
+    s = command("formgrader", "JupyterLab with formgrader on this class (Autograde sandboxed)")
+    s.add_argument("--port", type=int, default=8888)
+    s.set_defaults(run=cmd_formgrader)
     return p
 
 

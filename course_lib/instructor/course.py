@@ -11,7 +11,14 @@ Layout (nbgrader's own, under ``--course-dir``, default ``./course``)::
     autograde_input/, sandboxes/  scratch space of a ``course autograde`` run
 
 Settings come from the project's ``nbgrader_config.py`` (course id, ignores, ``Execute.timeout``);
-only the directories are redirected to the class directory.
+only the directories are redirected to the class directory. ``course setup`` also writes the class
+directory's own ``nbgrader_config.py`` (:mod:`.formgrader`), for formgrader and plain nbgrader
+started there; it records the exchange, which later commands then read from it.
+
+The exchange is the one the students' nbgrader uses: ``--exchange``, else the class directory's
+config, else nbgrader's own system-wide setting (``Exchange.root`` in an ``nbgrader_config.py``
+of Jupyter's config path, such as /etc/jupyter), else nbgrader's default
+(/usr/local/share/nbgrader/exchange).
 """
 
 from __future__ import annotations
@@ -31,16 +38,36 @@ import course_lib
 PROJECT_ROOT = Path(course_lib.__file__).resolve().parent.parent
 
 
+# nbgrader's own default for Exchange.root (what students' nbgrader uses when nothing is set).
+NBGRADER_EXCHANGE = Path("/usr/local/share/nbgrader/exchange")
+
+
 class CourseError(RuntimeError):
     """A problem the instructor can fix (bad argument, missing directory...): printed, exit 2."""
 
 
-def project_config() -> Config:
-    """The project's nbgrader settings (``nbgrader_config.py`` at the repository root)."""
-    path = PROJECT_ROOT / "nbgrader_config.py"
+def load_config_file(path: Path) -> Config:
+    """An ``nbgrader_config.py``'s settings (empty if there is none)."""
     if not path.exists():
         return Config()
     return PyFileConfigLoader(path.name, path=str(path.parent)).load_config()
+
+
+def project_config() -> Config:
+    """The project's nbgrader settings (``nbgrader_config.py`` at the repository root)."""
+    return load_config_file(PROJECT_ROOT / "nbgrader_config.py")
+
+
+def system_exchange() -> Path:
+    """The exchange students' nbgrader uses when nothing else is said: ``Exchange.root`` from
+    the ``nbgrader_config.py`` files of Jupyter's config path, else nbgrader's default."""
+    from jupyter_core.paths import jupyter_config_path
+
+    found = NBGRADER_EXCHANGE
+    for folder in reversed(jupyter_config_path()):  # later folders are more general: read first
+        root = load_config_file(Path(folder) / "nbgrader_config.py").Exchange.get("root")
+        found = Path(root) if root else found
+    return found
 
 
 @dataclass
@@ -64,6 +91,14 @@ class Course:
         return str(self.config().CourseDirectory.get("course_id", "course"))
 
     @property
+    def exchange_root(self) -> Path:
+        """Where releases, submissions and feedback meet the students (see the module)."""
+        if self.exchange is not None:
+            return Path(self.exchange).resolve()
+        own = load_config_file(self.root / "nbgrader_config.py").Exchange.get("root")
+        return Path(own) if own else system_exchange()
+
+    @property
     def cell_timeout_s(self) -> int:
         return int(self.config().Execute.get("timeout", 60))
 
@@ -81,10 +116,7 @@ class Course:
             cd.course_id = "course"
         # Restore test cells a student deleted (nbgrader re-inserts them from the gradebook).
         config.OverwriteCells.add_missing_cells = True
-        # Without an exchange of its own, a class keeps one inside its directory (nbgrader's
-        # default, /usr/local/share/nbgrader/exchange, usually needs root to create).
-        exchange = Path(self.exchange) if self.exchange is not None else self.root / "exchange"
-        config.Exchange.root = str(exchange.resolve())
+        config.Exchange.root = str(self.exchange_root)
         return config
 
     def api(self, **overrides: object):  # -> nbgrader.apps.api.NbGraderAPI
@@ -97,7 +129,6 @@ class Course:
         if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
             os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
         config = self.config()
-        Path(config.Exchange.root).mkdir(parents=True, exist_ok=True)
         coursedir = CourseDirectory(config=config)
         for name, value in overrides.items():
             setattr(coursedir, name, value)
@@ -136,11 +167,38 @@ class Course:
             shutil.copytree(self.solutions / name, target, ignore=ignore)
             check(self.api().generate_assignment(name), f"generate_assignment {name}",
                   self.root / "logs")
+        self.write_config()
         return chosen
+
+    def write_config(self) -> Path:
+        """The class directory's ``nbgrader_config.py``, for formgrader and plain nbgrader run
+        there (:mod:`.formgrader`), and its page templates with offline maths."""
+        from .feedback import local_mathjax
+        from .formgrader import write_course_config, write_templates
+
+        config = self.config()
+        write_templates(self.root, local_mathjax())
+        settings = {"CourseDirectory.root": str(self.root),
+                    "CourseDirectory.course_id": self.course_id,
+                    "CourseDirectory.db_url": config.CourseDirectory.db_url,
+                    "CourseDirectory.ignore": list(config.CourseDirectory.get("ignore", [])),
+                    "Execute.timeout": self.cell_timeout_s,
+                    "Exchange.root": str(self.exchange_root)}
+        return write_course_config(self.root, settings)
 
     def release(self, assignment: str) -> None:
         """nbgrader release_assignment: copy release/<a>/ into the exchange."""
         self.require_assignment(assignment)
+        exchange = self.exchange_root
+        try:
+            exchange.mkdir(parents=True, exist_ok=True)
+            if not os.access(exchange, os.W_OK):
+                raise PermissionError
+        except OSError:
+            raise CourseError(
+                f"cannot write to the exchange {exchange}: create it once for everyone (as root: "
+                f"mkdir -p {exchange} && chmod 1777 {exchange}), or name another with "
+                "--exchange and give the students' nbgrader the same Exchange.root") from None
         check(self.api().release_assignment(assignment), f"release_assignment {assignment}",
               self.root / "logs")
 

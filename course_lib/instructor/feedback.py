@@ -6,13 +6,15 @@ nbgrader's ``GenerateFeedback`` renders the autograded notebooks. Two things it 
   failing hidden test's IPython traceback quotes the failing source lines, so
   :class:`HideHiddenTestTracebacks` first cuts the traceback of every error in a cell that holds
   hidden tests down to ``ExceptionName: message`` (the message is the test author's text);
-- render maths offline. Its template loads MathJax 2 from a CDN; :func:`offline_maths` replaces
-  that with MathJax 3 (``tex-svg.js``, fonts included) inlined into the page, so a feedback file
-  is one self-contained HTML that works without internet.
+- render maths offline. Its template loads MathJax 2 from a CDN; the class directory's copy of
+  nbconvert's ``mathjax()`` macro (:mod:`.formgrader`, shared with formgrader's pages) inlines a
+  local MathJax 3 (``tex-svg.js``, fonts included), so a feedback file is one self-contained HTML
+  that works without internet. :func:`local_mathjax` says where that MathJax comes from.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -22,17 +24,12 @@ from traitlets.config import Config
 
 from .course import PROJECT_ROOT, Course, CourseError, check
 
-# Where a local MathJax 3 may be (the book's build installs the npm package).
+# Where a local MathJax 3 may be: $COURSE_MATHJAX, else what `make mathjax` (or the book's
+# build) installs from npm, else an npm install in the project.
 MATHJAX_CANDIDATES = (
-    PROJECT_ROOT / "book" / "_static" / "mathjax" / "tex-svg.js",
-    PROJECT_ROOT / "book" / "_static" / "mathjax" / "es5" / "tex-svg.js",
     PROJECT_ROOT / "build" / "npm" / "node_modules" / "mathjax" / "es5" / "tex-svg.js",
     PROJECT_ROOT / "node_modules" / "mathjax" / "es5" / "tex-svg.js",
 )
-MATHJAX_CONFIG = """window.MathJax = {
-  tex: {inlineMath: [['$', '$'], ['\\\\(', '\\\\)']], processEscapes: true},
-  svg: {fontCache: 'global'}
-};"""
 # What makes a browser fetch from another host: an element's src, a stylesheet link, CSS url()
 # and @import. (Plain <a href> links are navigation, not requests.)
 _FETCHED = re.compile(
@@ -54,23 +51,24 @@ class HideHiddenTestTracebacks(NbGraderPreprocessor):
         return cell, resources
 
 
-def find_mathjax() -> Path:
-    for path in MATHJAX_CANDIDATES:
-        if path.exists():
-            return path
-    raise CourseError("no local MathJax 3 found (tex-svg.js); build the book once (`make book`) "
-                      "or `npm install mathjax@3` in the project, then rerun `course feedback`")
+def local_mathjax() -> str | None:
+    """MathJax 3's ``tex-svg.js`` (its source), or None where there is none."""
+    named = os.environ.get("COURSE_MATHJAX")
+    for path in [Path(named)] if named else MATHJAX_CANDIDATES:
+        if path.is_file():
+            return path.read_text()
+    return None
 
 
-def offline_maths(html: str, mathjax_js: str) -> str:
-    """Replace the CDN MathJax 2 loader and its config with an inlined MathJax 3."""
-    html = re.sub(r"<script[^>]*src=[\"'][^\"']*mathjax[^\"']*[\"'][^>]*>\s*</script>", "",
-                  html, flags=re.IGNORECASE)
-    html = re.sub(r"<script type=\"text/x-mathjax-config\">.*?</script>", "", html,
-                  flags=re.DOTALL)
-    inline = mathjax_js.replace("</script", "<\\/script")
-    local = f"<script>{MATHJAX_CONFIG}</script>\n<script>{inline}</script>\n"
-    return html.replace("</head>", local + "</head>", 1)
+def require_mathjax() -> str:
+    """:func:`local_mathjax`, or one sentence saying how to get it."""
+    found = local_mathjax()
+    if found is None:
+        where = os.environ.get("COURSE_MATHJAX") or "none found"
+        raise CourseError(f"feedback needs a local MathJax 3 ({where}): run `make mathjax` in the "
+                          "project once (npm), or set COURSE_MATHJAX to a tex-svg.js, then run "
+                          "this again")
+    return found
 
 
 def external_fetches(html: str) -> list[str]:
@@ -79,20 +77,21 @@ def external_fetches(html: str) -> list[str]:
 
 
 def generate_feedback(course: Course, assignment: str) -> list[Path]:
-    """nbgrader generate_feedback for every autograded student, then the two fixes above."""
+    """nbgrader generate_feedback for every autograded student, hidden tests hidden, maths
+    offline (the same page templates as formgrader's)."""
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
     from nbgrader.preprocessors import GetGrades
 
+    from .formgrader import template_basedirs, write_templates
+
     course.require_assignment(assignment)
-    mathjax_js = find_mathjax().read_text()
+    write_templates(course.root, require_mathjax())
     api = course.api()
     config = Config()
     config.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTestTracebacks,
                                              ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+    config.HTMLExporter.extra_template_basedirs = template_basedirs(course.root)
     api.config.merge(config)
     check(api.generate_feedback(assignment), f"generate_feedback {assignment}",
           course.root / "logs")
-    pages = sorted((course.root / "feedback").glob(f"*/{assignment}/*.html"))
-    for page in pages:
-        page.write_text(offline_maths(page.read_text(), mathjax_js))
-    return pages
+    return sorted((course.root / "feedback").glob(f"*/{assignment}/*.html"))

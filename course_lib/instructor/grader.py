@@ -36,7 +36,15 @@ from typing import TYPE_CHECKING, Any
 
 from course_lib.grading.frames import ProtocolViolation
 
-from .autograde import INPUT_DIR, SCRATCH_DIR, STATUSES, Record, load_cleared, submission_hash
+from .autograde import (
+    INPUT_DIR,
+    SCRATCH_DIR,
+    STATUSES,
+    Record,
+    load_cleared,
+    load_record,
+    submission_hash,
+)
 from .course import Course
 from .limits import Limits, SandboxUnavailable
 from .normalise import Structure, cell_roles, cell_source, nbgrader_meta, normalise
@@ -111,6 +119,8 @@ class Grader:
                     failure = self._run_nbgrader(student, structures, executions,
                                                  f"{self.secret}:{assignment}:{student}:{digest}",
                                                  cleared)
+                    if not failure:
+                        self._forget_manual_grades_if_changed(student, digest)
                     break
                 except (ProtocolViolation, WorkerFailed) as exc:
                     self.worker.close()
@@ -120,6 +130,48 @@ class Grader:
                                f"its protocol ({exc})" if attempt == 2 else "")
         shutil.rmtree(course.root / INPUT_DIR / student, ignore_errors=True)
         return self._record(student, digest, structures, executions, failure, cleared)
+
+    def _forget_manual_grades_if_changed(self, student: str, digest: str) -> None:
+        """A changed submission's automatic grades replace manual grades of autograded cells
+        (an unchanged one regraded keeps them; manually graded cells always keep theirs)."""
+        from .formgrader import forget_manual_grades  # imports nbgrader: not at start-up
+
+        previous = load_record(self.course, self.assignment, student)
+        if previous is None or previous.sha256 != digest:
+            with self.lock:
+                forget_manual_grades(f"sqlite:///{self.course.gradebook_path}", self.assignment,
+                                     student)
+
+    def run_solution(self) -> dict[str, Any]:
+        """Run the instructor's own notebooks (``source/``: solutions and every test) as a
+        submission is run, without nbgrader or the gradebook: how long a right answer takes in
+        this sandbox, and whether it earns every point."""
+        from nbformat import reads
+
+        from .execute import run_notebook
+
+        self.worker.ensure_ready()
+        source = self.course.root / "source" / self.assignment
+        release = self.course.root / "release" / self.assignment
+        files = {p.relative_to(release).as_posix(): p for p in release.rglob("*")
+                 if p.is_file() and p.suffix != ".ipynb"}
+        earned = offered = seconds = 0.0
+        status, reason = "ok", ""
+        for notebook in self.released:
+            workdir = self.course.root / SCRATCH_DIR / f"solution-{os.getpid()}" / notebook
+            shutil.rmtree(workdir, ignore_errors=True)
+            workdir.mkdir(parents=True)
+            nb = reads((source / f"{notebook}.ipynb").read_text(), as_version=4)
+            run = run_notebook(nb, self.roles[notebook], self.worker, files, limits=self.limits,
+                               seed_key=f"{self.secret}:{self.assignment}:solution",
+                               workdir=workdir)  # fmt: skip
+            seconds += run.seconds
+            earned += sum(e for e, _ in run.scores.values())
+            offered += sum(m for _, m in run.scores.values())
+            if run.status != "ok" and status == "ok":
+                status, reason = run.status, run.reason
+        return {"seconds": seconds, "score": earned, "max_score": offered, "status": status,
+                "reason": reason}
 
     def _normalise(self, staged: Path, notes: list[str]) -> dict[str, Structure]:
         structures = {}
@@ -301,7 +353,11 @@ def _serve(argv: list[str]) -> None:
         for line in sys.stdin:
             if not line.strip():
                 return
-            record = grader.grade_safely(json.loads(line))
+            request = json.loads(line)
+            if request == {"solution": True}:
+                out.write(json.dumps({"t": "solution", **grader.run_solution()}) + "\n")
+                continue
+            record = grader.grade_safely(request)
             out.write(json.dumps({"t": "record", "record": asdict(record)}) + "\n")
     except BaseException as exc:  # noqa: BLE001 -- reported to the main process
         out.write(json.dumps({"t": "failed", "kind": type(exc).__name__, "error": str(exc)})

@@ -13,9 +13,10 @@ from .course import CourseError
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-notebook limits. ``wall_s`` bounds the whole notebook, not each cell."""
+    """Per-notebook limits. ``wall_s`` bounds the whole notebook, not each cell; None means
+    "from the solution's measured run time" (``course autograde`` measures it)."""
 
-    wall_s: float = 60.0
+    wall_s: float | None = None
     mem_bytes: int = 2 * 2**30
     output_bytes: int = 1_000_000
     max_pids: int = 256

@@ -23,6 +23,12 @@ the LMS's own ids; names are for display only, so two students with one name sta
 
 Nothing is extracted by path (no zip-slip): each accepted member is read and written to
 ``submitted/<student>/<assignment>/<NB>.ipynb`` with nbgrader's ``timestamp.txt``.
+
+``course collect`` writes ``course/lms/<assignment>.csv`` (columns
+:data:`STUDENT_LIST_COLUMNS`, read by :func:`read_student_list`): per imported student, the
+name, the notebooks, where the student came from (``source``: canvas, moodle or file name) and
+the LMS's own id (``lms_id``: Canvas user id, Moodle participant id; it differs from
+``student_id`` when a map renamed the student). :mod:`.lms_export` sends grades back by them.
 """
 
 from __future__ import annotations
@@ -66,6 +72,41 @@ class Imported:
     names: dict[str, str] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     unattributed: int = 0
+    sources: dict[str, str] = field(default_factory=dict)  # "canvas", "moodle", "file name"
+    lms_ids: dict[str, str] = field(default_factory=dict)  # Canvas user / Moodle participant id
+
+
+@dataclass(frozen=True)
+class LmsStudent:
+    """A row of ``lms/<assignment>.csv``: who an imported student is in their LMS. ``source``
+    is "" in a list written before sources were recorded; ``lms_id`` is "" unless the source is
+    Canvas or Moodle."""
+
+    student: str
+    name: str
+    source: str
+    lms_id: str
+
+
+STUDENT_LIST_COLUMNS = ["student_id", "name", "notebooks", "source", "lms_id"]
+
+
+def read_student_list(path: Path) -> dict[str, LmsStudent]:
+    """student id -> :class:`LmsStudent` from ``lms/<assignment>.csv``; {} if there is none. A
+    list from before ``source`` and ``lms_id`` were recorded reads with both empty."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.DictReader(f))
+    except FileNotFoundError:
+        return {}
+    students = {}
+    for row in rows:
+        student = (row.get("student_id") or "").strip()
+        if student:
+            students[student] = LmsStudent(student, row.get("name") or "",
+                                           (row.get("source") or "").strip(),
+                                           (row.get("lms_id") or "").strip())
+    return students
 
 
 def read_map(path: Path) -> dict[str, str]:
@@ -187,4 +228,6 @@ def import_submissions(source: Path, submitted: Path, assignment: str, notebooks
         (folder / "timestamp.txt").write_text(stamp)
         result.students.setdefault(student, []).append(notebook)
         result.names[student] = found.name
+        result.sources[student] = found.source
+        result.lms_ids[student] = found.student if found.source != "file name" else ""
     return result
