@@ -17,15 +17,19 @@ from torch import Tensor
 
 from .checks import check_args
 from .device import numpy_io
+from .shapes import require
 
 # step_fn(tokens (K,), state) -> (log_probs (K, V), new_state): one step of K beams at once.
 StepFn = Callable[[Tensor, Any], tuple[Tensor, Any]]
 
 
 def _check_logits(logits: Tensor) -> None:
+    require("given", logits=logits)
     check_args(logits=(logits, None))
     if logits.dim() not in (1, 2):
         raise ValueError(f"logits has shape {tuple(logits.shape)}, expected (V,) or (B, V)")
+    if logits.shape[-1] == 0:
+        raise ValueError(f"logits has shape {tuple(logits.shape)}: a vocabulary of V = 0 tokens")
 
 
 @numpy_io
@@ -41,6 +45,7 @@ def softmax_with_temperature(logits: Tensor, temperature: float = 1.0) -> Tensor
         Probabilities with the shape of ``logits``, summing to 1 along the last axis.
     """
     _check_logits(logits)
+    require("real", temperature=temperature)
     if not temperature > 0:
         raise ValueError(
             f"temperature must be > 0, got {temperature}; for T = 0 take the argmax "
@@ -61,11 +66,14 @@ def sample_next(
     """Draw the next token id from ``softmax(logits / temperature)``, optionally top-k only.
 
     Args:
-        logits: ``(V,)`` or ``(B, V)`` unnormalised scores.
+        logits: ``(V,)`` or ``(B, V)`` unnormalised scores; ``-inf`` rules a token out. NaN,
+            ``+inf`` or a row of only ``-inf`` (no distribution to draw from) raise ValueError.
         temperature: ``T >= 0``. ``T = 0`` is defined as greedy decoding (the argmax, the limit
             of sampling as ``T → 0``); negative values raise ``ValueError``.
-        top_k: keep only the ``k`` highest logits (exactly ``k``; ties broken by index) and
-            renormalise; ``None`` keeps all ``V``.
+        top_k: keep only the ``k`` highest logits and renormalise; ``None`` keeps all ``V``.
+            Exactly ``k`` tokens are kept, those ``torch.topk`` picks: when several tie for the
+            ``k``-th place, which of them stay is up to torch (not by index; it may differ
+            between devices).
         generator: a ``torch.Generator`` on the logits' device, for reproducible draws that
             continue a stream.
         seed: shorthand for a fresh generator seeded with this value (same seed, same draw).
@@ -75,15 +83,25 @@ def sample_next(
         int64 token ids: shape ``()`` for ``(V,)`` logits, ``(B,)`` for ``(B, V)``.
     """
     _check_logits(logits)
+    # -inf is a legitimate logit (a token that must not come out); NaN and +inf have no softmax.
+    if bool(torch.isnan(logits).any() | torch.isposinf(logits).any()):
+        raise ValueError("logits contains NaN or +inf; use -inf to rule a token out")
+    if bool(torch.isneginf(logits).all(dim=-1).any()):
+        raise ValueError("a row of logits is all -inf: no token is left to draw")
     vocab = logits.shape[-1]
+    require("real", temperature=temperature)
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0 (0 means greedy), got {temperature}")
-    if top_k is not None and not 1 <= top_k <= vocab:
-        raise ValueError(f"top_k must be between 1 and V = {vocab}, got {top_k}")
+    if top_k is not None:
+        require("int", top_k=top_k)
+        if not 1 <= top_k <= vocab:
+            raise ValueError(f"top_k must be between 1 and V = {vocab}, got {top_k}")
+    if seed is not None:
+        require("int", seed=seed)
     if generator is not None and seed is not None:
         raise ValueError("give either generator or seed, not both")
     if seed is not None:
-        generator = torch.Generator(device=logits.device).manual_seed(seed)
+        generator = torch.Generator(device=logits.device).manual_seed(int(seed))
     rows = logits.reshape(-1, vocab)
     if top_k is not None and top_k < vocab:
         # -inf outside the top k: softmax gives those tokens probability exactly zero.
@@ -203,9 +221,14 @@ def beam_search(
         :class:`BeamSearchResult`: up to ``beam_width`` sequences best first, their scores, and
         the tree of every kept node (for drawing which branches survived).
     """
-    if not isinstance(beam_width, int) or beam_width < 1:
+    if not callable(step_fn):
+        raise TypeError(f"step_fn must be callable, step_fn(tokens, state), got {step_fn!r}")
+    require("int", beam_width=beam_width, max_len=max_len, start_token=start_token)
+    if end_token is not None:
+        require("int", end_token=end_token)
+    if beam_width < 1:
         raise ValueError(f"beam_width must be an integer >= 1, got {beam_width!r}")
-    if not isinstance(max_len, int) or max_len < 1:
+    if max_len < 1:
         raise ValueError(f"max_len must be an integer >= 1, got {max_len!r}")
     tree = [BeamNode(0, -1, 0, int(start_token), 0.0, False)]
     live = [_Hypothesis([], 0.0, 0)]

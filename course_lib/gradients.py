@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from .checks import check_args
 from .device import numpy_io, to_numpy
+from .shapes import require
 
 Array = Tensor | np.ndarray
 
@@ -34,6 +35,7 @@ def _parameters_or_values(grads: Any) -> tuple[list[nn.Parameter] | None, list[A
     (e.g. ``model.parameters()``; an empty iterable counts as parameters, as in torch), and
     ``(None, values)`` when it is a tensor/array or an iterable of plain tensors/arrays.
     """
+    require("given", grads=grads)
     if isinstance(grads, nn.Parameter):
         return [grads], []
     if isinstance(grads, (Tensor, np.ndarray)):
@@ -52,6 +54,7 @@ def _parameters_or_values(grads: Any) -> tuple[list[nn.Parameter] | None, list[A
 
 def _check_values(values: Sequence[Tensor]) -> None:
     for k, value in enumerate(values):
+        require("given", **{f"grads[{k}]": value})
         check_args(**{f"grads[{k}]": (value, None)})
 
 
@@ -75,8 +78,7 @@ def clip_by_value(grads: Any, clip_value: float) -> Any:
     Returns:
         None for parameters; otherwise the clipped copy (or list of copies).
     """
-    if clip_value < 0:
-        raise ValueError(f"clip_value must be >= 0, got {clip_value}")
+    require("real", minimum=0, clip_value=clip_value)
     parameters, values = _parameters_or_values(grads)
     if parameters is not None:
         with torch.no_grad():
@@ -110,18 +112,48 @@ def _clip_coefficient(total_norm: Tensor, max_norm: float) -> Tensor:
     return torch.clamp(max_norm / (total_norm + 1e-6), max=1.0)
 
 
+def _check_total_norm(total: Tensor, norm_type: float, error_if_nonfinite: bool) -> None:
+    """torch's ``error_if_nonfinite``: refuse to scale by a NaN or infinite norm (which would
+    make every gradient NaN or zero) when asked to; the check syncs with the GPU, so only then."""
+    if error_if_nonfinite and not bool(torch.isfinite(total)):
+        raise RuntimeError(
+            f"the total norm of order {norm_type} of the gradients is {float(total)}, so they "
+            "cannot be clipped; find where the NaN or inf comes from, or pass "
+            "error_if_nonfinite=False to scale by it anyway"
+        )
+
+
 @numpy_io
 def _clipped_by_norm(
-    values: list[Tensor], max_norm: float, norm_type: float
+    values: list[Tensor], max_norm: float, norm_type: float, error_if_nonfinite: bool
 ) -> tuple[list[Tensor], Tensor]:
     _check_values(values)
     total = _total_norm(values, norm_type)
+    _check_total_norm(total, norm_type, error_if_nonfinite)
     coefficient = _clip_coefficient(total, max_norm)
     return [value * coefficient.to(value.device) for value in values], total
 
 
+def _norm_order(norm_type: float | str) -> float:
+    """``norm_type`` as a float ``p > 0``: a number, or a string such as ``"inf"`` or ``"2"``."""
+    message = f"norm_type must be a number p > 0 or 'inf', got {norm_type!r}"
+    if isinstance(norm_type, str):
+        try:
+            norm_type = float(norm_type)
+        except ValueError:
+            raise ValueError(message) from None
+    require("real", norm_type=norm_type)
+    if not float(norm_type) > 0:
+        raise ValueError(message)
+    return float(norm_type)
+
+
 def clip_by_global_norm(
-    grads: Any, max_norm: float, norm_type: float | str = 2.0
+    grads: Any,
+    max_norm: float,
+    norm_type: float | str = 2.0,
+    *,
+    error_if_nonfinite: bool = False,
 ) -> Tensor | tuple[Any, Any]:
     """Rescale all gradients together so that their joint norm is at most ``max_norm``.
 
@@ -136,23 +168,27 @@ def clip_by_global_norm(
             or a list of tensors/arrays (or one), of which scaled **copies** are returned.
         max_norm: the largest allowed joint norm.
         norm_type: ``p`` of the norm: 2 (default), ``float("inf")`` or ``"inf"``, or any ``p > 0``.
+        error_if_nonfinite: raise ``RuntimeError`` when the total norm is NaN or infinite,
+            before anything is scaled (as torch); by default such a norm is used as it is.
 
     Returns:
         For parameters: the total norm *before* clipping, a 0-d tensor (as torch returns).
         Otherwise ``(clipped, total_norm)``: the scaled copies (a list, or one value if one was
         given) and the total norm before clipping (a 0-d array for numpy input).
     """
-    norm_type = float(norm_type)
+    norm_type = _norm_order(norm_type)
+    require("real", minimum=0, max_norm=max_norm)
     parameters, values = _parameters_or_values(grads)
     if parameters is not None:
         with torch.no_grad():
             present = [p.grad for p in parameters if p.grad is not None]
             total = _total_norm(present, norm_type)
+            _check_total_norm(total, norm_type, error_if_nonfinite)
             coefficient = _clip_coefficient(total, float(max_norm))
             for grad in present:
                 grad.mul_(coefficient.to(grad.device))
         return total
-    clipped, total = _clipped_by_norm(values, float(max_norm), norm_type)
+    clipped, total = _clipped_by_norm(values, float(max_norm), norm_type, error_if_nonfinite)
     return (clipped[0] if isinstance(grads, (Tensor, np.ndarray)) else clipped), total
 
 
@@ -186,6 +222,12 @@ def numerical_gradient(f: Callable[[Any], Any], x: Array, eps: float = 1e-6) -> 
     Returns:
         ``∂f/∂x`` with the shape and type of ``x``, in float64.
     """
+    if not callable(f):
+        raise TypeError(f"f must be a callable scalar function of x, got {f!r}")
+    require("given", x=x)
+    require("real", eps=eps)
+    if not eps > 0:
+        raise ValueError(f"eps must be > 0 (the finite-difference step), got {eps}")
     point = _float64_copy(x)
     grad = np.zeros_like(point) if isinstance(point, np.ndarray) else torch.zeros_like(point)
     flat_point, flat_grad = point.reshape(-1), grad.reshape(-1)  # views, so edits reach `point`
@@ -224,6 +266,7 @@ def relative_error(a: Any, b: Any) -> float:
     Args:
         a, b: tensors (any device), arrays or numbers of the same shape.
     """
+    require("given", a=a, b=b)  # np.asarray(None, float64) would be a silent NaN
     a64, b64 = _as_float64_cpu(a), _as_float64_cpu(b)
     if a64.shape != b64.shape:
         raise ValueError(f"a has shape {tuple(a64.shape)} but b has shape {tuple(b64.shape)}")
@@ -252,6 +295,9 @@ def gradient_check(
     Returns:
         name → :func:`relative_error` between the analytic (or autograd) and numerical gradient.
     """
+    if not callable(f):
+        raise TypeError(f"f must be a callable scalar function of the inputs, got {f!r}")
+    require("given", inputs=inputs)
     point = {name: _float64_copy(value) for name, value in inputs.items()}
     if analytic is None:
         if not all(isinstance(v, Tensor) for v in point.values()):
@@ -313,7 +359,8 @@ def grad_norms_through_time(
             "states must be a list of the per-step tensors h_t (the ones fed to the next step); "
             "a stacked tensor only receives the direct gradient, not the one through later steps"
         )
-    if not loss.requires_grad or loss.numel() != 1:
+    require("given", states=states, loss=loss)
+    if not isinstance(loss, Tensor) or not loss.requires_grad or loss.numel() != 1:
         raise ValueError("loss must be a scalar tensor that requires grad (built from the states)")
     grads = torch.autograd.grad(loss, list(states), allow_unused=True, retain_graph=retain_graph)
     return torch.stack(
@@ -345,6 +392,7 @@ def jacobian_norms(W_h: Tensor, h_seq: Tensor, ord: float | str = 2) -> Tensor:
     Returns:
         ``(B, T)``: entry ``[b, t]`` is ``‖∂h_{t+1}/∂h_0‖`` for sample ``b``.
     """
+    require("given", W_h=W_h, h_seq=h_seq)
     check_args(W_h=(W_h, "H H"), h_seq=(h_seq, "B T H"))
     batch, steps, hidden = h_seq.shape
     product = torch.eye(hidden, dtype=W_h.dtype, device=W_h.device).expand(batch, hidden, hidden)
@@ -363,7 +411,9 @@ def spectral_radius(W: Tensor) -> float:
     For the linear recurrence ``h_t = h_{t-1} W`` the states shrink to 0 when this is below 1
     and (generically) blow up when it is above 1.
     """
-    check_args(W=(W, "N N"))
+    _check_finite_matrix(W, "N N")
+    if W.numel() == 0:
+        raise ValueError(f"W has shape {tuple(W.shape)}: an empty matrix has no eigenvalues")
     return float(torch.linalg.eigvals(W).abs().max())
 
 
@@ -372,8 +422,21 @@ def largest_singular_value(W: Tensor) -> float:
     """``σ_max(W) = ‖W‖_2``, the spectral norm. It bounds the spectral radius from above;
     ``σ_max(W_h) < 1`` is *sufficient* for vanishing gradients in a tanh RNN (since
     ``|tanh'| ≤ 1``), Pascanu et al. 2013."""
-    check_args(W=(W, "M N"))
+    _check_finite_matrix(W, "M N")
     return float(torch.linalg.matrix_norm(W, ord=2))
+
+
+def _check_finite_matrix(W: Tensor, spec: str) -> None:
+    """A matrix ``W`` without NaN or inf, checked before LAPACK sees it: its eigenvalue routine
+    can crash the whole process on them (MKL, measured) instead of raising."""
+    require("given", W=W)
+    check_args(W=(W, spec))
+    finite = torch.isfinite(W)
+    if not bool(finite.all()):
+        raise ValueError(
+            f"W contains NaN or inf: {int((~finite).sum())} of its {W.numel()} entries; look for "
+            "where they come from (a diverged training run?)"
+        )
 
 
 Regime = Literal["vanishing", "exploding", "stable"]
@@ -397,6 +460,8 @@ def classify_regime(norms: Any, tol: float = 0.05) -> Regime:
         norms: 1-D list, array or tensor of at least two non-negative numbers.
         tol: the threshold on the per-step log growth.
     """
+    require("given", norms=norms)
+    require("real", tol=tol)
     values = np.asarray(to_numpy(norms), dtype=np.float64)
     if values.ndim != 1 or values.size < 2:
         raise ValueError(f"norms must be 1-D with at least 2 values, got shape {values.shape}")

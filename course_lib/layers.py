@@ -65,7 +65,8 @@ class RecurrentLayer(nn.Module):
 
     Returns:
         ``output``: ``(B, T, num_directions * H)`` if ``return_sequences``, else ``(B,
-        num_directions * H)``, the output of the last step each direction processed. With
+        num_directions * H)``, the output of the last step each direction processed (zeros for
+        a sequence of length 0, whose state stays the initial one, as in Keras). With
         ``return_state``: ``(output, h_n)`` (RNN, GRU) or ``(output, h_n, c_n)`` (LSTMs), states
         in torch layout ``(num_layers * num_directions, B, H)``; ``h_n``/``c_n`` can be passed back
         as ``state``.

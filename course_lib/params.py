@@ -14,8 +14,10 @@ size ``D`` and ``H`` units has::
 * course (the cell functions of chapters 2–6) and Keras: one bias, ``n_b = 1``, except the GRU
   in the cuDNN form (``reset_after=True``) which needs two, ``n_b = 2``, because ``b_hn`` sits
   inside the reset gate;
-* torch: always two (``bias_ih`` and ``bias_hh``), ``n_b = 2``; the course *layers*
-  (:mod:`course_lib.layers`) store two biases too, so they count like torch.
+* torch: always two (``bias_ih`` and ``bias_hh``), ``n_b = 2``;
+* layers: the course's ``nn.Module`` layers (:mod:`course_lib.layers`) store two biases
+  (``b_x``, ``b_h``) as torch does, ``n_b = 2``, but for every kind they have: the peephole
+  LSTM (plus its ``3H`` peepholes) and both GRU forms.
 
 Example: a 3-unit RNN on 2 inputs has 2·3 + 3·3 = 15 weights, 18 parameters with one bias and 21
 in torch. Layer ``l > 0`` of a stack reads the previous layer's output, ``D = num_directions·H``;
@@ -27,12 +29,13 @@ from __future__ import annotations
 from torch import nn
 
 from .sequence import GATES
+from .shapes import require
 
-CONVENTIONS = ("course", "torch", "keras")
+CONVENTIONS = ("course", "torch", "keras", "layers")
 
 
 def _biases(kind: str, convention: str, reset_after: bool) -> int:
-    if convention == "torch":
+    if convention in ("torch", "layers"):
         return 2
     return 2 if kind == "gru" and reset_after else 1
 
@@ -55,7 +58,8 @@ def count_params(
             then simply counted (:func:`count_module_params`) and the other arguments unused.
         input_size: ``D``; hidden_size: ``H``.
         bias: whether the layer has biases.
-        convention: "course", "torch" or "keras" (how many bias vectors, see above).
+        convention: "course", "torch", "keras" or "layers" (how many bias vectors, see above;
+            "layers" counts the course's own ``nn.Module`` layers, e.g. ``PeepholeLSTM``).
         num_layers, bidirectional: stacking, as in ``torch.nn.LSTM``.
         reset_after: GRU form; decides one or two biases in the course and Keras conventions.
 
@@ -63,6 +67,7 @@ def count_params(
         The total count.
 
     Raises:
+        TypeError: a size is missing (None) or not an integer.
         ValueError: unknown kind or convention, sizes below 1, or a cell the convention's library
             does not have (torch has no peephole LSTM and only the reset-after GRU; Keras has no
             peephole LSTM layer).
@@ -73,13 +78,17 @@ def count_params(
         raise ValueError(f"unknown kind {kind!r}; expected one of {sorted(GATES)}")
     if convention not in CONVENTIONS:
         raise ValueError(f"unknown convention {convention!r}; expected one of {CONVENTIONS}")
-    if input_size is None or hidden_size is None or min(input_size, hidden_size, num_layers) < 1:
+    require("int", input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
+    if min(input_size, hidden_size, num_layers) < 1:
         raise ValueError(
             f"input_size, hidden_size and num_layers must be >= 1, got {input_size}, "
             f"{hidden_size}, {num_layers}"
         )
-    if kind == "peephole_lstm" and convention != "course":
-        raise ValueError(f"{convention} has no peephole LSTM layer; use convention='course'")
+    if kind == "peephole_lstm" and convention not in ("course", "layers"):
+        raise ValueError(
+            f"{convention} has no peephole LSTM layer; use convention='course' (the cell "
+            "functions) or 'layers' (the course's PeepholeLSTM module)"
+        )
     if kind == "gru" and convention == "torch" and not reset_after:
         raise ValueError("torch.nn.GRU only has the reset-after form; use reset_after=True")
     k, hidden = GATES[kind], hidden_size
@@ -96,4 +105,6 @@ def count_params(
 def count_module_params(module: nn.Module, *, trainable_only: bool = True) -> int:
     """Sum of ``p.numel()`` over a module's parameters (only those with ``requires_grad`` unless
     ``trainable_only=False``)."""
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)

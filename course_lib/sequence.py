@@ -17,7 +17,8 @@ Options and their exact (Keras) semantics:
 * ``return_sequences``: return every step's output ``(B, T, H)``, else only the last one ``(B, H)``.
   The output of every cell here is its hidden state ``h_t``.
 * ``return_state``: also return the final state(s). For a plain RNN (and a GRU) the final state
-  *is* the last output, so ``(output, h_T)`` repeats it; an LSTM adds its cell state ``c_T``.
+  *is* the last output, so ``(output, h_T)`` repeats it (except for a row of length 0, below);
+  an LSTM adds its cell state ``c_T``.
 * ``go_backwards``: process the time-reversed input. The outputs come back in *processing* order,
   i.e. the returned sequence is reversed with respect to ``x``, and "last" means ``x[:, 0]``.
 * ``lengths``: ``(B,)`` counts of valid steps of post-padded sequences. A padded step leaves the
@@ -26,7 +27,10 @@ Options and their exact (Keras) semantics:
   met first and skipped, so each sequence is read from its own last valid step down to step 0.
   Keras, given the same mask, agrees with ``zero_output_for_mask=True`` (which ``Bidirectional``
   sets when returning sequences); by default it repeats the last valid output at padded steps
-  instead of zeros, with the same states.
+  instead of zeros, with the same states. A length of 0 (torch's packing rejects it) makes a row
+  of padding only: its outputs are all zeros, so its *last output* (``return_sequences=False``)
+  is zeros, while its final state is the initial one, untouched — as in Keras. Only there does
+  the final ``h_T`` of an RNN or GRU differ from its last output.
 
 Dropout (Gal & Ghahramani 2016) draws *one* mask per sequence and reuses it at every step, for the
 inputs (``input_mask``) and for the state fed to the recurrent matmul (``recurrent_mask``); masks
@@ -41,10 +45,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 from .checks import check_args
 from .device import numpy_io
+from .shapes import check_lengths, require
 
 State = tuple[Tensor, ...]
 Step = Callable[[Tensor, State], State]
@@ -146,22 +150,31 @@ class _LSTMScan(torch.autograd.Function):
         record: list[State] = []
         step = lstm_step(W_h, recurrent_mask, record)
         outputs, (h_T, c_T) = scan(step, a_x, (h0, c0), valid)
-        ctx.record, ctx.valid, ctx.recurrent_mask = record, valid, recurrent_mask
-        ctx.save_for_backward(W_h)
+        # Through save_for_backward, not ctx attributes: autograd then checks the tensors' version
+        # counters, so editing an input in place after the forward pass (h0 and c0 are the first
+        # step's h_in and c_prev) raises its usual error instead of giving wrong gradients.
+        ctx.save_for_backward(
+            a_x, h0, c0, W_h, valid, recurrent_mask, *(t for saved in record for t in saved)
+        )
         return outputs, h_T, c_T
 
     @staticmethod
-    @once_differentiable
     def backward(ctx: Any, d_outputs: Tensor, dh: Tensor, dc: Tensor) -> tuple[Tensor | None, ...]:
-        (W_h,) = ctx.saved_tensors
+        a_x, h0, c0, W_h, valid, recurrent_mask, *flat = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True: the gradient must be differentiable
+            return _differentiable_lstm_backward(
+                ctx.needs_input_grad[:4], (a_x, h0, c0, W_h), valid, recurrent_mask,
+                (d_outputs, dh, dc),
+            )  # fmt: skip
+        record = [flat[k : k + 5] for k in range(0, len(flat), 5)]  # per step, see lstm_step
         hidden = W_h.shape[0]
-        da_x = d_outputs.new_empty(len(ctx.record), d_outputs.shape[0], 4 * hidden)
-        for t in reversed(range(len(ctx.record))):
-            h_in, c_prev, s, g, tanh_c = ctx.record[t]
+        da_x = d_outputs.new_empty(len(record), d_outputs.shape[0], 4 * hidden)
+        for t in reversed(range(len(record))):
+            h_in, c_prev, s, g, tanh_c = record[t]
             i, f, _, o = s.chunk(4, 1)
             # dh, dc: gradients on the state after step t; the output at t adds its own.
             dh_step, dc_step = dh + d_outputs[:, t], dc
-            keep = None if ctx.valid is None else ctx.valid[:, t, None]
+            keep = None if valid is None else valid[:, t, None]
             if keep is not None:  # a padded step changed nothing and output zeros
                 dh_step, dc_step = dh_step * keep, dc_step * keep
             # h = o ⊙ tanh(c): the cell gradient collects the path through h.
@@ -178,17 +191,39 @@ class _LSTMScan(torch.autograd.Function):
             slope[:, 2 * hidden : 3 * hidden] = 1 - g * g  # tanh' = 1 − tanh² for g
             da.mul_(slope)
             dh_prev = da @ W_h.T
-            if ctx.recurrent_mask is not None:
-                dh_prev = dh_prev * ctx.recurrent_mask
+            if recurrent_mask is not None:
+                dh_prev = dh_prev * recurrent_mask
             dc_prev = dc_step * f  # the constant error carousel
             if keep is None:
                 dh, dc = dh_prev, dc_prev
             else:  # through a padded step the state gradient passes unchanged
                 dh, dc = torch.where(keep, dh_prev, dh), torch.where(keep, dc_prev, dc)
         # W_h is shared by all steps: its gradient is one matmul over all of them at once.
-        h_in = torch.stack([r[0] for r in ctx.record]).reshape(-1, hidden)
+        h_in = torch.stack([saved[0] for saved in record]).reshape(-1, hidden)
         dW_h = h_in.T @ da_x.reshape(-1, 4 * hidden)
         return da_x, dh, dc, dW_h, None, None
+
+
+def _differentiable_lstm_backward(
+    needed: Sequence[bool],
+    inputs: tuple[Tensor, Tensor, Tensor, Tensor],
+    valid: Tensor | None,
+    recurrent_mask: Tensor | None,
+    grads: tuple[Tensor, Tensor, Tensor],
+) -> tuple[Tensor | None, ...]:
+    """:class:`_LSTMScan`'s gradients as a graph, for ``create_graph=True`` (second derivatives).
+
+    The hand-written backward computes numbers from values saved without a graph, so their own
+    derivatives would be lost. Here the same steps run again under autograd from the saved
+    inputs ``(a_x, h0, c0, W_h)`` — which carry their graph — and autograd differentiates them
+    with ``create_graph=True``: the gradients are autograd's own, and differentiable.
+    """
+    a_x, h0, c0, W_h = inputs
+    wanted = [t for t, need in zip(inputs, needed, strict=True) if need]
+    with torch.enable_grad():
+        outputs, (h_T, c_T) = scan(lstm_step(W_h, recurrent_mask), a_x, (h0, c0), valid)
+    found = iter(torch.autograd.grad((outputs, h_T, c_T), wanted, grads, create_graph=True))
+    return (*(next(found) if need else None for need in needed), None, None)
 
 
 def lstm_scan(
@@ -203,8 +238,9 @@ def lstm_scan(
     Same forward computation; the backward pass is written by hand (the equations of
     ``backward.lstm_cell_backward``) instead of recorded by autograd op by op: it runs a few
     fused elementwise operations per step and computes the gradient of ``W_h`` as one matmul
-    over all steps. This is the LSTM layer's hot path (see ``bench/bench_lstm.py``). It supports
-    first derivatives only.
+    over all steps. This is the LSTM layer's hot path (see ``bench/bench_lstm.py``). Second
+    derivatives work too: with ``create_graph=True`` the backward pass reruns the steps under
+    autograd instead (exact, at autograd's cost, only then).
 
     Returns:
         ``(outputs, (h_T, c_T))`` as :func:`scan`.
@@ -338,16 +374,10 @@ def valid_steps(
     """``(B, T)`` bool mask, True at the first ``lengths[b]`` steps of sample ``b`` (post-padding).
 
     Raises:
-        ValueError: lengths is not ``(B,)`` of integers in ``[0, T]``.
+        TypeError: lengths are not integers (floats, or a bool mask).
+        ValueError: lengths is not ``(B,)``, or a length lies outside ``[0, T]``.
     """
-    lengths = torch.as_tensor(lengths)
-    if lengths.shape != (batch,) or lengths.is_floating_point() or lengths.is_complex():
-        raise ValueError(
-            f"lengths has shape {tuple(lengths.shape)} and dtype {lengths.dtype}, expected (B,) = "
-            f"({batch},) integers (B from x)"
-        )
-    if len(lengths) and (lengths.min() < 0 or lengths.max() > steps):
-        raise ValueError(f"lengths must lie in [0, T] = [0, {steps}], got {lengths.tolist()}")
+    lengths = check_lengths(lengths, batch=batch, max_len=steps)  # the rule of course_lib.shapes
     return torch.arange(steps, device=device) < lengths.to(device)[:, None]
 
 
@@ -359,6 +389,7 @@ def dropout_mask(
     ``like`` is the ``(B, T, ·)`` input whose batch size, dtype and device the mask takes.
     Returns None when ``p == 0`` (no dropout).
     """
+    require("real", p=p)
     if not 0.0 <= p < 1.0:
         raise ValueError(f"dropout probability must be in [0, 1), got {p}")
     if p == 0.0:
@@ -399,7 +430,8 @@ def stacked_forward(
     Returns:
         ``(outputs, last, states)``: outputs ``(B, T, dirs*H)`` of the top layer; ``last``
         ``(B, dirs*H)``, the output of the last step each top direction processed (forward: the
-        last valid step; backward: step 0); states ``[l][d]``, the final state tuples.
+        last valid step; backward: step 0; zeros for a row of length 0); states ``[l][d]``, the
+        final state tuples.
     """
     if go_backwards:
         x = x.flip(1)
@@ -426,8 +458,15 @@ def stacked_forward(
             layer_finals.append(final)
         layer_input = torch.cat(outputs, dim=-1) if len(outputs) > 1 else outputs[0]
         finals.append(layer_finals)
-    last = torch.cat([final[0] for final in finals[-1]], dim=-1)
+    last = torch.cat([_last_output(final[0], valid) for final in finals[-1]], dim=-1)
     return layer_input, last, finals
+
+
+def _last_output(h_T: Tensor, valid: Tensor | None) -> Tensor:
+    """The output of the last valid step, ``(B, H)``: the final ``h_T``, but zeros for a row
+    with no valid step, which output only zeros (its ``h_T`` is still ``h_0``); see the module
+    docstring."""
+    return h_T if valid is None else torch.where(valid.any(1, keepdim=True), h_T, 0.0)
 
 
 def _zeros_if_none(state: Tensor | None, x: Tensor, hidden: int) -> Tensor:
@@ -453,7 +492,7 @@ def _single(
     outputs, final = direction_forward(
         kind, x, state0, w, valid=valid, reverse=go_backwards, reset_after=reset_after
     )
-    output = outputs if return_sequences else final[0]
+    output = outputs if return_sequences else _last_output(final[0], valid)
     return (output, *final) if return_state else output
 
 
@@ -478,8 +517,10 @@ def rnn_forward(
 
     Returns:
         ``(B, T, H)`` outputs, or ``(B, H)`` if not ``return_sequences``; with ``return_state``
-        the tuple ``(output, h_T)``, where ``h_T`` equals the last output.
+        the tuple ``(output, h_T)``, where ``h_T`` equals the last output (for a row of length
+        0: the output is zeros, ``h_T`` is ``h0``).
     """
+    require("given", x=x, W_x=W_x, W_h=W_h)
     check_args(x=(x, "B T D"), h0=(h0, "B H"), W_x=(W_x, "D H"), W_h=(W_h, "H H"), b=(b, "H"))
     h0 = _zeros_if_none(h0, x, W_h.shape[0])
     return _single(
@@ -515,6 +556,7 @@ def lstm_forward(
     Returns:
         outputs ``(B, T, H)`` (or ``(B, H)``); with ``return_state`` ``(output, h_T, c_T)``.
     """
+    require("given", x=x, W_x=W_x, W_h=W_h)
     check_args(
         x=(x, "B T D"), h0=(h0, "B H"), c0=(c0, "B H"),
         W_x=(W_x, "D 4H"), W_h=(W_h, "H 4H"), b=(b, "4H"),
@@ -556,6 +598,7 @@ def peephole_lstm_forward(
     Returns:
         outputs ``(B, T, H)`` (or ``(B, H)``); with ``return_state`` ``(output, h_T, c_T)``.
     """
+    require("given", x=x, W_x=W_x, W_h=W_h, p_i=p_i, p_f=p_f, p_o=p_o)
     check_args(
         x=(x, "B T D"), h0=(h0, "B H"), c0=(c0, "B H"), W_x=(W_x, "D 4H"), W_h=(W_h, "H 4H"),
         b=(b, "4H"), p_i=(p_i, "H"), p_f=(p_f, "H"), p_o=(p_o, "H"),
@@ -599,6 +642,7 @@ def gru_forward(
     Returns:
         outputs ``(B, T, H)`` (or ``(B, H)``); with ``return_state`` ``(output, h_T)``.
     """
+    require("given", x=x, W_x=W_x, W_h=W_h)
     check_args(
         x=(x, "B T D"), h0=(h0, "B H"), W_x=(W_x, "D 3H"), W_h=(W_h, "H 3H"),
         b_x=(b_x, "3H"), b_h=(b_h, "3H"),

@@ -11,6 +11,8 @@ Each function accepts torch tensors on any device, or numpy arrays (numpy in →
 
 from __future__ import annotations
 
+import math
+import operator
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -32,6 +34,46 @@ PATTERN_OUTPUTS: dict[str, str] = {
     "many-to-many-aligned": "all",
     "many-to-many-unaligned": "state",
 }
+
+
+def require(
+    kind: Literal["given", "int", "real"], /, *, minimum: float | None = None, **named: Any
+) -> None:
+    """Check arguments that :func:`~course_lib.checks.check_args` does not, in a sentence.
+
+    ``check_args`` skips ``None`` (it marks an optional tensor) and checks only tensors; this
+    covers the rest, for every public function of the library. Each keyword is
+    ``name=value``, e.g. ``require("int", minimum=1, top_k=top_k)``. Kinds:
+
+    * ``"given"``: a required argument, anything but ``None``;
+    * ``"int"``: a whole number: a Python or numpy integer or a one-element integer tensor, not
+      a bool and not a float such as ``2.0`` (which ``range`` or a shape would reject later,
+      with a message that does not name the argument);
+    * ``"real"``: a number (int, float, numpy scalar, one-element tensor) that is not NaN.
+
+    ``minimum``: the smallest allowed value ("int" and "real").
+
+    Raises:
+        TypeError: a value is None or not of the kind.
+        ValueError: a value is NaN or below ``minimum``.
+    """
+    what = "an integer" if kind == "int" else "a number"
+    for name, value in named.items():
+        if value is None:
+            raise TypeError(f"{name} is required, got None")
+        if kind == "given":
+            continue
+        try:
+            if isinstance(value, (bool, np.bool_, str, bytes)):  # int(True), float("2") would pass
+                raise TypeError
+            number = operator.index(value) if kind == "int" else float(value)
+        except (TypeError, ValueError, RuntimeError):
+            kind_name = type(value).__name__
+            raise TypeError(f"{name} must be {what}, got {value!r} ({kind_name})") from None
+        if math.isnan(number):
+            raise ValueError(f"{name} must be a number, got NaN")
+        if minimum is not None and number < minimum:
+            raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
 
 
 def _check_side(name: str, side: str) -> None:
@@ -58,12 +100,21 @@ def check_lengths(
         min_len: the smallest allowed length (1 where a sequence must have a step to pick).
 
     Raises:
-        TypeError: ``lengths`` is not integer-valued.
+        TypeError: ``lengths`` is None or not integer-valued (a bool mask is not lengths).
         ValueError: wrong number of dimensions or entries, or a length out of range.
     """
+    require("given", lengths=lengths)
     if not isinstance(lengths, Tensor):
-        lengths = torch.as_tensor(np.asarray(lengths))
-    if lengths.dtype.is_floating_point or lengths.dtype.is_complex or lengths.dtype == torch.bool:
+        array = np.asarray(lengths)
+        if array.dtype.kind not in "biuf":  # strings, None inside a list: no numbers at all
+            raise TypeError(f"lengths must hold integers, got {array.dtype} values {lengths!r}")
+        lengths = torch.as_tensor(array)
+    if lengths.dtype == torch.bool:  # read as 0/1 it would silently mean lengths 0 and 1
+        raise TypeError(
+            "lengths must hold integers, got dtype torch.bool; for a mask of valid steps pass "
+            "its lengths, mask.sum(1)"
+        )
+    if lengths.dtype.is_floating_point or lengths.dtype.is_complex:
         raise TypeError(f"lengths must hold integers, got dtype {lengths.dtype}")
     if lengths.dim() != 1:
         raise ValueError(f"lengths has shape {tuple(lengths.shape)}, expected (B,): one per sample")
@@ -102,12 +153,16 @@ def pad_sequences(
             sequences' common dtype (Keras instead defaults to ``"int32"``).
 
     Returns:
-        ``(B, T, D...)``: a tensor if any sequence is a tensor (on its device), else a numpy array.
+        ``(B, T, D...)``: a tensor (on the first sequence's device) if every sequence is a
+        tensor; a numpy array as soon as one is a list or an array (numpy in → numpy out).
 
     Example (Keras defaults, pre/pre)::
 
         pad_sequences([[1, 2, 3], [4]], maxlen=2)  # [[2, 3], [0, 4]]
     """
+    require("given", sequences=sequences)
+    if maxlen is not None:
+        require("int", minimum=0, maxlen=maxlen)
     seqs = [s if isinstance(s, Tensor) else np.asarray(s) for s in sequences]
     return _pad(seqs, maxlen, padding=padding, truncating=truncating, value=value, dtype=dtype)
 
@@ -140,8 +195,6 @@ def _pad(
             )
     if maxlen is None:
         maxlen = max(s.shape[0] for s in seqs)
-    if maxlen < 0:
-        raise ValueError(f"maxlen must be >= 0, got {maxlen}")
     if dtype is None:
         dtype = seqs[0].dtype
         for s in seqs[1:]:
@@ -177,6 +230,8 @@ def lengths_to_mask(lengths: Any, max_len: int | None = None, *, padding: Side =
         ``(B, T)`` bool, on the device of ``lengths``.
     """
     _check_side("padding", padding)
+    if max_len is not None:
+        require("int", minimum=0, max_len=max_len)
     lengths = check_lengths(lengths, max_len=max_len)
     if max_len is None:
         max_len = int(lengths.max()) if lengths.numel() else 0
@@ -203,6 +258,7 @@ def last_valid_step(outputs: Tensor, lengths: Any, *, padding: Side = "post") ->
         ``(B, H)``.
     """
     _check_side("padding", padding)
+    require("given", outputs=outputs)
     dims = check_args(outputs=(outputs, "B T H"))
     lengths = check_lengths(lengths, batch=dims["B"], max_len=dims["T"], min_len=1)
     lengths = lengths.to(outputs.device)
@@ -262,6 +318,7 @@ def pack(x: Tensor, lengths: Any, *, enforce_sorted: bool = False) -> PackedSequ
     Returns:
         A ``PackedSequence`` to pass to the recurrent layer.
     """
+    require("given", x=x)
     dims = check_args(x=(x, "B T D"))
     lengths = check_lengths(lengths, batch=dims["B"], max_len=dims["T"], min_len=1).cpu()
     if enforce_sorted and bool((lengths[1:] > lengths[:-1]).any()):
@@ -286,10 +343,13 @@ def unpack(packed: PackedSequence, total_length: int | None = None) -> tuple[Ten
     if not isinstance(packed, PackedSequence):
         raise TypeError(f"packed must be a PackedSequence, got {type(packed).__name__}")
     longest = int(packed.batch_sizes.numel())
-    if total_length is not None and total_length < longest:
-        raise ValueError(
-            f"total_length is {total_length}, but the longest packed sequence has {longest} steps"
-        )
+    if total_length is not None:
+        require("int", total_length=total_length)
+        if total_length < longest:
+            raise ValueError(
+                f"total_length is {total_length}, but the longest packed sequence has {longest} "
+                "steps"
+            )
     return pad_packed_sequence(packed, batch_first=True, total_length=total_length)
 
 

@@ -266,6 +266,33 @@ def test_keras_gru_layer(keras, np_rng, reset_after: bool) -> None:
         assert max_abs(a, e) <= KERAS_TOL
 
 
+@pytest.mark.parametrize("kind", ["SimpleRNN", "GRU", "LSTM"])
+def test_keras_row_of_length_0(keras, np_rng, kind: str) -> None:
+    """A row with no valid step, after a non-zero initial state: Keras returns zeros as its last
+    output and the initial state, untouched, as its final state; so does the course. (Keras'
+    default last output, the last *valid* one; zero_output_for_mask=True would zero it for every
+    row shorter than T.)"""
+    layer = getattr(keras.layers, kind)(H, return_sequences=False, return_state=True)
+    x = np_rng.standard_normal((B, T, D))
+    layer.build((B, T, D))
+    weights = randomise_bias(layer, np_rng)
+    states = [np_rng.standard_normal((B, H)) for _ in range(2 if kind == "LSTM" else 1)]
+    lengths = np.array([5, 0, 2])
+    out = layer(torch.from_numpy(x), initial_state=[torch.from_numpy(s) for s in states],
+                mask=torch.from_numpy(np.arange(T) < lengths[:, None]))  # fmt: skip
+    theirs = [t.detach().numpy() for t in out]
+    options = {"return_sequences": False, "return_state": True, "lengths": lengths}
+    if kind == "SimpleRNN":
+        ours = rnn_forward(x, states[0], *weights, **options)
+    elif kind == "GRU":
+        ours = gru_forward(x, states[0], *gru_from_keras(*weights), **options)
+    else:
+        ours = lstm_forward(x, *states, *lstm_from_keras(*weights), **options)
+    assert not theirs[0][1].any() and np.array_equal(theirs[1][1], states[0][1])  # measured
+    for a, e in zip(ours, theirs, strict=True):  # last output, then the states
+        assert max_abs(a, e) <= KERAS_TOL
+
+
 def test_keras_simple_rnn_state_is_its_last_output(keras, np_rng) -> None:
     layer = keras.layers.SimpleRNN(H, return_sequences=False, return_state=True)
     x = np_rng.standard_normal((B, T, D))
