@@ -112,3 +112,59 @@ def test_autograde_exits_1_when_a_submission_could_not_be_graded(course: Course,
     captured = capsys.readouterr()
     assert "ada: error: the grader failed" in captured.out
     assert "1 submission(s) could not be graded" in captured.err and "again" in captured.err
+
+
+def test_the_exchange_is_the_one_students_nbgrader_uses(tmp_path: Path, monkeypatch) -> None:
+    import jupyter_core.paths
+
+    from course_lib.instructor import course as course_module
+
+    system, user = tmp_path / "etc-jupyter", tmp_path / "home-jupyter"
+    for folder in (system, user):
+        folder.mkdir()
+    monkeypatch.setattr(jupyter_core.paths, "jupyter_config_path", lambda: [str(user),
+                                                                            str(system)])
+    course = Course(tmp_path / "course", solutions=FIXTURES)
+    assert course.exchange_root == course_module.NBGRADER_EXCHANGE  # nbgrader's own default
+    (system / "nbgrader_config.py").write_text(f"c.Exchange.root = '{tmp_path / 'hub'}'\n")
+    assert course.exchange_root == tmp_path / "hub"  # what a hub sets for every student
+    (user / "nbgrader_config.py").write_text(f"c.Exchange.root = '{tmp_path / 'mine'}'\n")
+    assert course.exchange_root == tmp_path / "mine"  # the more specific folder wins
+    course.setup([ASSIGNMENT])
+    assert Course(course.root).exchange_root == tmp_path / "mine"  # kept in the class config
+    explicit = Course(course.root, exchange=tmp_path / "given")
+    assert explicit.exchange_root == tmp_path / "given"
+
+
+def test_an_exchange_no_one_can_write_is_one_sentence(course: Course, capsys,
+                                                      tmp_path: Path) -> None:
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the exchange's parent folder should be")
+    assert cli.main(["--course-dir", str(course.root), "release", ASSIGNMENT, "--exchange",
+                     str(blocked / "exchange")]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert "cannot write to the exchange" in err and "chmod 1777" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap missing: make system-deps")
+def test_the_time_limit_comes_from_the_solutions_run_time(course: Course, capsys) -> None:
+    from course_lib.instructor import demo
+
+    demo.make_submissions(course, ASSIGNMENT, {"ada": "correct"})
+    assert cli.main(["--course-dir", str(course.root), "autograde", ASSIGNMENT]) == 0
+    out = capsys.readouterr().out
+    measured = grading.measured_solution(course, ASSIGNMENT)
+    assert measured["score"] == measured["max_score"] > 0 and measured["seconds"] > 0
+    limit, why = grading.solution_time_limit(course, ASSIGNMENT)
+    assert limit == max(grading.MIN_TIME_LIMIT_S, -(-grading.SOLUTION_FACTOR
+                                                    * measured["seconds"] // 1))  # fmt: skip
+    assert why in out and f"{measured['seconds']:.1f} s" in why
+    # a broken solution (its last answer wrong) stops grading before any student is graded
+    source = course.root / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    source.write_text(source.read_text().replace("return x * x", "return x + x"))
+    record = (course.root / "grading" / ASSIGNMENT / "ada.json").read_bytes()
+    assert cli.main(["--course-dir", str(course.root), "autograde", ASSIGNMENT, "--force"]) == 2
+    err = capsys.readouterr().err
+    assert "the instructor's solution of 00_mini scores" in err and "would be wrong" in err
+    assert (course.root / "grading" / ASSIGNMENT / "ada.json").read_bytes() == record

@@ -78,6 +78,8 @@ class Record:
     # The grading machinery failed (nbgrader, the gradebook, the grader itself), not the
     # student's code: such an ``error`` is a failed attempt, not a verdict.
     grader_failed: bool = False
+    # Seconds per stage of grading this submission (bench/bench_autograde.py's breakdown).
+    stages: dict[str, float] = field(default_factory=dict)
 
 
 def submission_hash(folder: Path) -> str:

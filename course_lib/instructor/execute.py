@@ -61,6 +61,15 @@ class Execution:
     seconds: float = 0.0
     tests: dict[str, str] = field(default_factory=dict)  # passed/partial/failed/not run
     scores: dict[str, tuple[float, float]] = field(default_factory=dict)  # (earned, max)
+    # Where the seconds went (for bench/bench_autograde.py): starting and ending the student's
+    # process, and the cells of each role (a test cell's time includes the student's calls).
+    stages: dict[str, float] = field(default_factory=dict)
+
+    def spend(self, stage: str, since: float) -> float:
+        """Add the time since ``since`` to ``stage``; return now."""
+        now = time.monotonic()
+        self.stages[stage] = round(self.stages.get(stage, 0.0) + now - since, 4)
+        return now
 
 
 def _error(ename: str, evalue: str) -> dict[str, Any]:
@@ -87,6 +96,7 @@ def run_notebook(nb: NotebookNode, roles: dict[str, str], worker: SandboxWorker,
     start = time.monotonic()
     run = Execution()
     session = worker.open_job(files)
+    mark = run.spend("student process start", start)
     namespace = RemoteNamespace(session)
     for seed in (torch.manual_seed, np.random.seed, random.seed):
         seed(0)  # the grader's own draws (in a test's worked example) repeat on every run
@@ -107,6 +117,7 @@ def run_notebook(nb: NotebookNode, roles: dict[str, str], worker: SandboxWorker,
                     count += 1
                     try:
                         _run_cell(cell, role, namespace, outputs, limits)
+                        mark = run.spend(f"{role} cells", mark)
                     except StudentTimeout:
                         run.status, stopped = "timeout", (
                             f"the notebook ran past its time limit of {limits.wall_s:g} s")
@@ -121,7 +132,9 @@ def run_notebook(nb: NotebookNode, roles: dict[str, str], worker: SandboxWorker,
                 cell.outputs = [from_dict(o) for o in outputs.items]
                 cell.execution_count = count
     finally:
+        mark = time.monotonic()
         code, signal = worker.end_job(session)
+        run.spend("student process end", mark)
     if died:
         run.reason = _died(code, signal)
     elif run.status == "timeout":

@@ -103,8 +103,10 @@ def write_course_config(root: Path, settings: dict[str, Any]) -> Path:
     lines += [f"c.{key} = {value!r}" for key, value in settings.items()]
     lines += ["# Plain `nbgrader autograde` would run students' code as you, outside any sandbox:",
               "# it stops here, before it touches the gradebook or any folder...",
-              "import sys as _sys",
-              "if _sys.argv[1:2] == ['autograde'] and 'nbgrader' in _sys.argv[0]:",
+              "import os.path as _path, sys as _sys  # noqa: E401",
+              "_program = _sys.argv[0] if _sys.argv else ''",
+              "if _sys.argv[1:2] == ['autograde'] and 'nbgrader' in (",
+              "        _path.basename(_program), _path.basename(_path.dirname(_program))):",
               f"    raise SystemExit({REFUSAL!r})",
               "# ...and, should it be reached another way, where it would run the first cell.",
               f"c.Autograde.autograde_preprocessors = {[REFUSE, *AFTER_EXECUTE]!r}",

@@ -29,6 +29,7 @@ import os
 import secrets
 import shutil
 import sys
+import time
 import warnings
 from dataclasses import asdict
 from pathlib import Path
@@ -96,11 +97,14 @@ class Grader:
         self.roles = {nb: cell_roles(released) for nb, released in self.released.items()}
         self.secret = course_secret(course)
         self.cleared = load_cleared(course, assignment)
+        self.waited = 0.0
 
     def close(self) -> None:
         self.worker.close()
 
     def grade(self, student: str) -> Record:
+        start = time.monotonic()
+        self.waited = 0.0  # for the gradebook lock, during this student's grading
         course, assignment = self.course, self.assignment
         submitted = course.root / "submitted" / student / assignment
         digest = submission_hash(submitted)
@@ -108,6 +112,7 @@ class Grader:
         shutil.rmtree(course.root / INPUT_DIR / student, ignore_errors=True)
         notes = copy_without_links(submitted, staged)
         structures = self._normalise(staged, notes)
+        staging = time.monotonic() - start
         cleared = self.cleared.get(student) == digest
         executions: dict[str, Execution] = {}
         failure = ""
@@ -129,7 +134,26 @@ class Grader:
                     failure = ("graded twice, and twice the notebook broke the grading sandbox or "
                                f"its protocol ({exc})" if attempt == 2 else "")
         shutil.rmtree(course.root / INPUT_DIR / student, ignore_errors=True)
-        return self._record(student, digest, structures, executions, failure, cleared)
+        record = self._record(student, digest, structures, executions, failure, cleared)
+        record.stages = self._stages(time.monotonic() - start, staging, executions)
+        return record
+
+    def _stages(self, total: float, staging: float,
+                executions: dict[str, Execution]) -> dict[str, float]:  # fmt: skip
+        """Where one submission's grading time went (seconds; the stages add up to ``total``)."""
+        stages = {"copy and check structure": staging}
+        for run in executions.values():
+            for stage, seconds in run.stages.items():
+                stages[stage] = stages.get(stage, 0.0) + seconds
+        stages["waiting for the gradebook"] = self.waited
+        stages["nbgrader (sanitize, scores, gradebook)"] = total - sum(stages.values())
+        return {stage: round(seconds, 4) for stage, seconds in stages.items()}
+
+    def _acquire(self) -> None:
+        """Take the gradebook lock, counting the wait."""
+        start = time.monotonic()
+        self.lock.acquire()
+        self.waited += time.monotonic() - start
 
     def _forget_manual_grades_if_changed(self, student: str, digest: str) -> None:
         """A changed submission's automatic grades replace manual grades of autograded cells
@@ -223,18 +247,20 @@ class Grader:
                     nb, self.roles[name], self.worker, files, limits=self.limits,
                     seed_key=seed_key, workdir=files_dir, withhold=withhold)
             finally:
-                self.lock.acquire()
+                self._acquire()
 
         runner = SandboxExecute(parent=converter)
         runner.run = run
         converter.autograde_preprocessors = [
             runner if p is Execute else p for p in converter.autograde_preprocessors]
-        with self.lock:
-            try:
-                converter.start()
-            except Exception as exc:  # noqa: BLE001 -- one bad submission never stops the class
-                lines = [line.strip() for line in buffer.getvalue().splitlines() if line.strip()]
-                return f"nbgrader could not grade this submission: {exc} ({' | '.join(lines[-4:])})"
+        self._acquire()
+        try:
+            converter.start()
+        except Exception as exc:  # noqa: BLE001 -- one bad submission never stops the class
+            lines = [line.strip() for line in buffer.getvalue().splitlines() if line.strip()]
+            return f"nbgrader could not grade this submission: {exc} ({' | '.join(lines[-4:])})"
+        finally:
+            self.lock.release()
         return ""
 
     def _record(self, student: str, digest: str, structures: dict[str, Structure],
