@@ -168,3 +168,24 @@ def test_the_time_limit_comes_from_the_solutions_run_time(course: Course, capsys
     err = capsys.readouterr().err
     assert "the instructor's solution of 00_mini scores" in err and "would be wrong" in err
     assert (course.root / "grading" / ASSIGNMENT / "ada.json").read_bytes() == record
+
+
+@pytest.mark.parametrize("project_config", ["the project's", "none (a non-editable install)"])
+def test_only_the_notebook_of_a_solution_reaches_students(tmp_path: Path, monkeypatch,
+                                                           project_config: str) -> None:
+    from course_lib.instructor import course as course_module
+
+    solutions = tmp_path / "solutions"
+    shutil.copytree(FIXTURES / ASSIGNMENT, solutions / ASSIGNMENT)
+    for extra in ("mistakes.py", "student_mistakes.py", "helper.py", "notes.md", "key.txt"):
+        (solutions / ASSIGNMENT / extra).write_text("# holds solution code\n")
+    (solutions / ASSIGNMENT / "drafts").mkdir()
+    (solutions / ASSIGNMENT / "drafts" / "draft.ipynb").write_text("{}")
+    if project_config.startswith("none"):
+        monkeypatch.setattr(course_module, "PROJECT_ROOT", tmp_path / "site-packages")
+    course = Course(tmp_path / "course", solutions=solutions)
+    course.setup([ASSIGNMENT])
+    for folder in ("source", "release"):
+        shipped = sorted(p.relative_to(course.root / folder / ASSIGNMENT).as_posix()
+                         for p in (course.root / folder / ASSIGNMENT).rglob("*"))
+        assert shipped == [f"{ASSIGNMENT}.ipynb"], (folder, shipped)

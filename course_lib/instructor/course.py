@@ -150,7 +150,8 @@ class Course:
     # ----------------------------------------------------------------------------------------
 
     def setup(self, assignments: list[str] | None = None) -> list[str]:
-        """Copy solutions/<a>/ to source/<a>/ and run nbgrader generate_assignment on each."""
+        """Copy the notebooks of solutions/<a>/ to source/<a>/ and run nbgrader
+        generate_assignment on each (nothing else of solutions/ reaches source/ or release/)."""
         if not self.solutions.is_dir():
             raise CourseError(f"no solutions directory at {self.solutions}")
         available = sorted(p.name for p in self.solutions.iterdir()
@@ -160,11 +161,14 @@ class Course:
             if name not in available:
                 raise CourseError(f"no assignment {name!r} in {self.solutions} "
                                   f"(found: {', '.join(available) or 'none'})")
-        ignore = shutil.ignore_patterns(*self.config().CourseDirectory.get("ignore", []))
         for name in chosen:
             target = self.root / "source" / name
             shutil.rmtree(target, ignore_errors=True)
-            shutil.copytree(self.solutions / name, target, ignore=ignore)
+            target.mkdir(parents=True)
+            # Only the notebooks: anything else beside them (the exercise tests' mistakes.py,
+            # drafts, notes) may hold solution code, whatever an ignore list says or misses.
+            for notebook in sorted((self.solutions / name).glob("*.ipynb")):
+                shutil.copy2(notebook, target / notebook.name)
             check(self.api().generate_assignment(name), f"generate_assignment {name}",
                   self.root / "logs")
         self.write_config()

@@ -355,6 +355,23 @@ class GradebookLock:
 
 
 
+def share_one_gradebook_engine() -> None:
+    """Make every nbgrader ``Gradebook`` of this process share one SQLAlchemy engine per URL.
+
+    nbgrader opens a ``Gradebook`` about ten times per submission, and each made a new engine,
+    so SQLAlchemy compiled every query again (its statement cache lives on the engine): that
+    was two thirds of a notebook's grading time (bench/bench_autograde.py). ``Gradebook.close``
+    still disposes of the engine's pooled connections, which the next use reopens.
+    """
+    import functools
+
+    import nbgrader.api
+    import sqlalchemy
+
+    if not hasattr(nbgrader.api.create_engine, "cache_info"):
+        nbgrader.api.create_engine = functools.cache(sqlalchemy.create_engine)
+
+
 def _serve(argv: list[str]) -> None:
     """A grader process (``python -m course_lib.instructor.autograde COURSE_JSON``): grades the
     students the main process sends on stdin, one JSON line each, and answers each with its
@@ -366,6 +383,7 @@ def _serve(argv: list[str]) -> None:
     # cells it re-inserts have no cell id: both are its internals and would bury the output.
     warnings.simplefilter("ignore", SAWarning)
     warnings.simplefilter("ignore", MissingIDFieldWarning)
+    share_one_gradebook_engine()
     job = json.loads(argv[0])
     out = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # anything else printed goes to the log, not into the records
