@@ -107,6 +107,7 @@ def server(graded: Course, tmp_path_factory: pytest.TempPathFactory) -> Iterator
                 if proc.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"formgrader did not start: {(runtime / 'server.log').read_text()}")
                 time.sleep(0.5)
+        SERVER_LOG[:] = [runtime / "server.log"]
         yield url
     finally:
         proc.terminate()
@@ -119,6 +120,7 @@ def server(graded: Course, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 
 TOKEN = secrets.token_hex(16)
+SERVER_LOG: list[Path] = []
 
 
 def api(url: str, path: str, method: str = "GET") -> object:
@@ -163,6 +165,10 @@ def test_formgrader_in_a_browser(graded: Course, server: str) -> None:
         browser.close()
     assert [u for u in requests if not u.startswith(server)] == []
     assert errors == []
+    # `course setup` made the exchange, so nbgrader's assignment and course lists work
+    for listing in (f"/assignments?course_id={graded.course_id}", "/courses"):
+        assert api(server, listing)["success"], listing
+    assert "Unwritable directory" not in SERVER_LOG[0].read_text()
     row = grades(graded)["bob"]
     assert row["score"] == "3.5" and row["test_square"] == "0.5"
     assert row["test_square status"] == "manual"

@@ -251,8 +251,9 @@ def test_the_exchange_round_trip_with_feedback(tmp_path: Path) -> None:
     course = Course(tmp_path / "course", solutions=FIXTURES)
     exchange = tmp_path / "exchange"
     root = ["--course-dir", str(course.root), "--solutions", str(FIXTURES)]
-    assert cli.main(["setup", ASSIGNMENT, *root]) == 0
-    assert cli.main([*root, "release", ASSIGNMENT, "--exchange", str(exchange)]) == 0
+    assert cli.main(["setup", ASSIGNMENT, *root, f"--exchange={exchange}"]) == 0
+    assert oct(exchange.stat().st_mode & 0o777) == oct(0o777)  # made as nbgrader makes it
+    assert cli.main([*root, "release", ASSIGNMENT]) == 0  # the exchange from the class config
     student = tmp_path / "student"
     student.mkdir()
 

@@ -193,9 +193,18 @@ class Course:
     def release(self, assignment: str) -> None:
         """nbgrader release_assignment: copy release/<a>/ into the exchange."""
         self.require_assignment(assignment)
+        self.ensure_exchange()
+        check(self.api().release_assignment(assignment), f"release_assignment {assignment}",
+              self.root / "logs")
+
+    def ensure_exchange(self) -> Path:
+        """The exchange, created if missing as nbgrader creates it (everyone may write in it);
+        CourseError, in one sentence, where that is not possible."""
         exchange = self.exchange_root
         try:
-            exchange.mkdir(parents=True, exist_ok=True)
+            if not exchange.exists():
+                exchange.mkdir(parents=True)
+                exchange.chmod(0o777)
             if not os.access(exchange, os.W_OK):
                 raise PermissionError
         except OSError:
@@ -203,8 +212,7 @@ class Course:
                 f"cannot write to the exchange {exchange}: create it once for everyone (as root: "
                 f"mkdir -p {exchange} && chmod 1777 {exchange}), or name another with "
                 "--exchange and give the students' nbgrader the same Exchange.root") from None
-        check(self.api().release_assignment(assignment), f"release_assignment {assignment}",
-              self.root / "logs")
+        return exchange
 
     def collect_exchange(self, assignment: str) -> None:
         """nbgrader collect: copy the exchange's inbound submissions into submitted/."""
