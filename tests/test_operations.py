@@ -189,3 +189,16 @@ def test_only_the_notebook_of_a_solution_reaches_students(tmp_path: Path, monkey
         shipped = sorted(p.relative_to(course.root / folder / ASSIGNMENT).as_posix()
                          for p in (course.root / folder / ASSIGNMENT).rglob("*"))
         assert shipped == [f"{ASSIGNMENT}.ipynb"], (folder, shipped)
+
+
+def test_the_class_config_is_read_by_every_command(course: Course, tmp_path: Path,
+                                                    capsys) -> None:
+    config = course.root / "nbgrader_config.py"
+    assert course.course_id == "unrolled" and course.cell_timeout_s == 60  # from the project's
+    config.write_text(config.read_text() + "c.CourseDirectory.course_id = 'rnn-2026'\n"
+                      "c.Execute.timeout = 90\n"
+                      f"c.Exchange.root = '{tmp_path / 'hub-exchange'}'\n")
+    assert course.course_id == "rnn-2026" and course.cell_timeout_s == 90
+    assert cli.main(["--course-dir", str(course.root), "release", ASSIGNMENT]) == 0
+    assert (tmp_path / "hub-exchange" / "rnn-2026" / "outbound" / ASSIGNMENT).is_dir()
+    assert course.config().CourseDirectory.root == str(course.root)  # folders stay the class's

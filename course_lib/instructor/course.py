@@ -13,7 +13,8 @@ Layout (nbgrader's own, under ``--course-dir``, default ``./course``)::
 Settings come from the project's ``nbgrader_config.py`` (course id, ignores, ``Execute.timeout``);
 only the directories are redirected to the class directory. ``course setup`` also writes the class
 directory's own ``nbgrader_config.py`` (:mod:`.formgrader`), for formgrader and plain nbgrader
-started there; it records the exchange, which later commands then read from it.
+started there. Its course id, ignores, ``Execute.timeout`` and exchange are the class's from then
+on: an instructor may change them there, and every ``course`` command reads them.
 
 The exchange is the one the students' nbgrader uses: ``--exchange``, else the class directory's
 config, else nbgrader's own system-wide setting (``Exchange.root`` in an ``nbgrader_config.py``
@@ -40,6 +41,12 @@ PROJECT_ROOT = Path(course_lib.__file__).resolve().parent.parent
 
 # nbgrader's own default for Exchange.root (what students' nbgrader uses when nothing is set).
 NBGRADER_EXCHANGE = Path("/usr/local/share/nbgrader/exchange")
+
+
+# What the class directory's nbgrader_config.py may change, for `course` and nbgrader alike
+# (the rest of that file is written by `course setup` and read by nbgrader only).
+CLASS_SETTINGS = (("CourseDirectory", "course_id"), ("CourseDirectory", "ignore"),
+                  ("Execute", "timeout"), ("Exchange", "root"))
 
 
 class CourseError(RuntimeError):
@@ -95,15 +102,25 @@ class Course:
         """Where releases, submissions and feedback meet the students (see the module)."""
         if self.exchange is not None:
             return Path(self.exchange).resolve()
-        own = load_config_file(self.root / "nbgrader_config.py").Exchange.get("root")
+        own = self.class_config().Exchange.get("root")
         return Path(own) if own else system_exchange()
+
+    def class_config(self) -> Config:
+        """The class directory's own ``nbgrader_config.py`` (written by ``course setup``)."""
+        return load_config_file(self.root / "nbgrader_config.py")
 
     @property
     def cell_timeout_s(self) -> int:
         return int(self.config().Execute.get("timeout", 60))
 
     def config(self) -> Config:
+        """nbgrader's settings for this class: the project's, then those an instructor may
+        change in the class directory's config (:data:`CLASS_SETTINGS`), then its folders."""
         config = project_config()
+        own = self.class_config()
+        for section, name in CLASS_SETTINGS:
+            if name in own[section]:
+                config[section][name] = own[section][name]
         cd = config.CourseDirectory
         cd.root = str(self.root)
         cd.source_directory = "source"
