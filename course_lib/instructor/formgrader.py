@@ -8,7 +8,7 @@ nbgrader started in the class directory reads it, the formgrader inside JupyterL
   nbgrader, which would run the student's code as the instructor, outside any sandbox;
 - a plain ``nbgrader autograde`` in the directory stops with one sentence as it reads the
   config, before it changes the gradebook or any folder; and should nbgrader's Autograde be
-  reached another way, :class:`RefuseUnsandboxed` takes the place of its ``Execute``. Both work
+  reached another way, :class:`RefuseUnsandboxed` replaces its steps, ``Execute`` first. Both work
   even where ``course_lib`` cannot be imported (the class is named by a string);
 - **maths offline**: nbgrader's pages (the grading view, feedback) call nbconvert's
   ``mathjax()`` macro, which loads MathJax 2 from a CDN. The class directory's own copy of that
@@ -32,10 +32,7 @@ from typing import Any
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 TEMPLATES = Path(".formgrader") / "templates"
-# nbgrader's Autograde steps after running the notebook, unchanged; by import path (see above).
-AFTER_EXECUTE = ["nbgrader.preprocessors.LimitOutput", "nbgrader.preprocessors.SaveAutoGrades",
-                 "nbgrader.preprocessors.AssignLatePenalties",
-                 "nbgrader.preprocessors.CheckCellMetadata"]
+# By import path, so that it refuses even where course_lib cannot be imported (see above).
 REFUSE = f"{__name__}.RefuseUnsandboxed"
 
 # formgrader's script waits for MathJax 2's "End" signal before it focuses the first grade box.
@@ -109,7 +106,7 @@ def write_course_config(root: Path, settings: dict[str, Any]) -> Path:
               "        _path.basename(_program), _path.basename(_path.dirname(_program))):",
               f"    raise SystemExit({REFUSAL!r})",
               "# ...and, should it be reached another way, where it would run the first cell.",
-              f"c.Autograde.autograde_preprocessors = {[REFUSE, *AFTER_EXECUTE]!r}",
+              f"c.Autograde.autograde_preprocessors = {[REFUSE]!r}",
               "try:",
               f"    from {__name__} import configure",
               "except ImportError:  # another environment: formgrader's Autograde then refuses",
