@@ -92,8 +92,10 @@ serve: book
 test: venv system-deps book
 	$(PY) -m pytest -n 2 --timeout=1800
 
+# One linter and one formatter: `ruff format .` fixes what the second line reports.
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 clean:
 	rm -rf book/_build

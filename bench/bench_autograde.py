@@ -70,8 +70,9 @@ def timed(cmd: list[str], cwd: Path) -> tuple[float, int]:
     """Run ``cmd``; return (seconds, peak RSS in bytes of its largest process)."""
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     start = time.perf_counter()
-    process = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     stop, peaks = threading.Event(), {}
     sampler = threading.Thread(target=tree_rss_peak, args=(process.pid, stop, peaks))
     sampler.start()
@@ -104,18 +105,37 @@ def grade_class(solutions: Path, assignment: str, n: int, work: Path) -> tuple[d
     config = copies["nbgrader"].config()
     cd = config.CourseDirectory
     # nbgrader with the project's config, not the class directory's (which refuses it)
-    plain = [sys.executable, "-m", "nbgrader", "autograde", assignment, "--force",
-             f"--CourseDirectory.root={cd.root}", f"--CourseDirectory.db_url={cd.db_url}",
-             f"--CourseDirectory.course_id={cd.course_id}",
-             f"--Exchange.root={config.Exchange.root}", "--log-level=WARN"]
+    plain = [
+        sys.executable,
+        "-m",
+        "nbgrader",
+        "autograde",
+        assignment,
+        "--force",
+        f"--CourseDirectory.root={cd.root}",
+        f"--CourseDirectory.db_url={cd.db_url}",
+        f"--CourseDirectory.course_id={cd.course_id}",
+        f"--Exchange.root={config.Exchange.root}",
+        "--log-level=WARN",
+    ]
     (copies["nbgrader"].root / "nbgrader_config.py").unlink()
-    ours = [sys.executable, "-m", "course_lib.instructor.cli", "--course-dir",
-            str(copies["course"].root), "--solutions", str(solutions), "autograde",
-            assignment]
+    ours = [
+        sys.executable,
+        "-m",
+        "course_lib.instructor.cli",
+        "--course-dir",
+        str(copies["course"].root),
+        "--solutions",
+        str(solutions),
+        "autograde",
+        assignment,
+    ]
     # the solution's measurement is made once per assignment version: not part of the class
     grading.measured_solution(copies["course"], assignment)
-    results = {"nbgrader": timed(plain, copies["nbgrader"].root),
-               "course": timed(ours, copies["course"].root)}
+    results = {
+        "nbgrader": timed(plain, copies["nbgrader"].root),
+        "course": timed(ours, copies["course"].root),
+    }
     theirs = nbgrader_scores(copies["nbgrader"], assignment, list(kinds))
     records = {s: load_record(copies["course"], assignment, s) for s in kinds}
     for student, want in expected.items():
@@ -131,8 +151,10 @@ def breakdown(records: dict) -> list[str]:
         for stage, seconds in record.stages.items():
             totals[stage] = totals.get(stage, 0.0) + seconds
     n, whole = len(records), sum(totals.values())
-    lines = ["| stage (one notebook, in one grader process) | mean seconds | share |",
-             "|---|---:|---:|"]
+    lines = [
+        "| stage (one notebook, in one grader process) | mean seconds | share |",
+        "|---|---:|---:|",
+    ]
     for stage, seconds in sorted(totals.items(), key=lambda item: -item[1]):
         lines.append(f"| {stage} | {seconds / n:.3f} | {seconds / whole:.0%} |")
     lines.append(f"| **total** | **{whole / n:.3f}** | |")
@@ -149,11 +171,14 @@ def main() -> None:
         print(f"{args.assignment} not in solutions/: using the test fixture 00_mini")
         solutions, args.assignment = FIXTURES, "00_mini"
     workers = grading.usable_cores()
-    lines = [f"Submissions of `{args.assignment}` (torch-importing), {os.cpu_count()} CPUs, "
-             f"`course autograde` with its default {workers} workers; both tools gave every "
-             "student the same score.", "",
-             "| students | impl | seconds | notebooks/s | ratio | peak RSS of one process |",
-             "|---:|---|---:|---:|---:|---:|"]
+    lines = [
+        f"Submissions of `{args.assignment}` (torch-importing), {os.cpu_count()} CPUs, "
+        f"`course autograde` with its default {workers} workers; both tools gave every "
+        "student the same score.",
+        "",
+        "| students | impl | seconds | notebooks/s | ratio | peak RSS of one process |",
+        "|---:|---|---:|---:|---:|---:|",
+    ]
     records: dict = {}
     for n in args.students:
         work = Path(tempfile.mkdtemp(prefix="bench-autograde-"))
@@ -165,12 +190,18 @@ def main() -> None:
         for impl in ("nbgrader", "course"):
             seconds, rss = results[impl]
             rate = n / seconds
-            lines.append(f"| {n} | {impl} | {seconds:.1f} | {rate:.2f} | "
-                         f"{rate / base_rate:.2f} | {rss / 2**20:.0f} MiB |")
-    lines += ["", f"Load average {os.getloadavg()[0]:.1f} at the end. Where the time of one "
-              f"notebook goes ({max(args.students)} students; the grader processes work in "
-              "parallel, so a class takes about total × students / workers):", "",
-              *breakdown(records)]
+            lines.append(
+                f"| {n} | {impl} | {seconds:.1f} | {rate:.2f} | "
+                f"{rate / base_rate:.2f} | {rss / 2**20:.0f} MiB |"
+            )
+    lines += [
+        "",
+        f"Load average {os.getloadavg()[0]:.1f} at the end. Where the time of one "
+        f"notebook goes ({max(args.students)} students; the grader processes work in "
+        "parallel, so a class takes about total × students / workers):",
+        "",
+        *breakdown(records),
+    ]
     table = "\n".join(lines) + "\n"
     print(table)
     out = PROJECT_ROOT / "bench" / "results"

@@ -108,8 +108,16 @@ def peak_memory(impl: str, device: torch.device) -> int:
 
 def peak_memory_fresh(impl: str, device: torch.device, threads: int) -> int:
     """:func:`peak_memory` in a fresh interpreter, so neither side masks the other's peak."""
-    cmd = [sys.executable, __file__, "--memory-of", impl, "--device", str(device),
-           "--threads", str(threads)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        __file__,
+        "--memory-of",
+        impl,
+        "--device",
+        str(device),
+        "--threads",
+        str(threads),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])["bytes"]
 

@@ -41,18 +41,24 @@ def main() -> int:
             if details:
                 first = outcome.message.split("\n")
                 said = " / ".join(line.strip() for line in first[:3])[:220]
-                print(f"{score:>2} {earned:4.2f} {mistake.exercise[:2]} {mistake.part}:"
-                      f"{mistake.label}  {said}")  # fmt: skip
+                print(
+                    f"{score:>2} {earned:4.2f} {mistake.exercise[:2]} {mistake.part}:"
+                    f"{mistake.label}  {said}"
+                )
         every = [r for rs in rows.values() for r in rs]
         print(f"\n{kind} mistakes ({len(every)}): visible-cell feedback score, 2 = names it")
-        print("| exercise | mistakes | mean score | named (2) | bare or silent (0) | "
-              "misleading (−1) | uncaught by hidden tests |")  # fmt: skip
+        print(
+            "| exercise | mistakes | mean score | named (2) | bare or silent (0) | "
+            "misleading (−1) | uncaught by hidden tests |"
+        )
         print("|---|---:|---:|---:|---:|---:|---:|")
         for exercise, rs in [*sorted(rows.items()), ("all", every)]:
             scores = [s for s, _ in rs]
-            print(f"| {exercise} | {len(rs)} | {statistics.mean(scores):.2f} | "
-                  f"{scores.count(2)} | {scores.count(0)} | {scores.count(-1)} | "
-                  f"{sum(e >= 1 for _, e in rs)} |")  # fmt: skip
+            print(
+                f"| {exercise} | {len(rs)} | {statistics.mean(scores):.2f} | "
+                f"{scores.count(2)} | {scores.count(0)} | {scores.count(-1)} | "
+                f"{sum(e >= 1 for _, e in rs)} |"
+            )
     return 0
 
 

@@ -16,8 +16,11 @@ def draw(size: int = 64) -> Image.Image:
     pen = ImageDraw.Draw(image)
     scale = size / 64  # favicon.svg's viewBox is 64 × 64
     for x1, x2 in ((18, 24), (40, 46)):
-        pen.line([(x1 * scale, 32 * scale), (x2 * scale, 32 * scale)], fill=BLUE,
-                 width=max(1, round(4 * scale)))  # fmt: skip
+        pen.line(
+            [(x1 * scale, 32 * scale), (x2 * scale, 32 * scale)],
+            fill=BLUE,
+            width=max(1, round(4 * scale)),
+        )
     for cx in (10, 32, 54):
         pen.ellipse([(cx - 8) * scale, 24 * scale, (cx + 8) * scale, 40 * scale], fill=BLUE)
     return image

@@ -47,11 +47,23 @@ Grads = dict[str, Tensor]
 # without these backward passes); they are part of this module's API because every backward
 # pass here takes their caches.
 __all__ = [
-    "GRUCache", "Grads", "LSTMCache", "RNNCache",
-    "gru_backward", "gru_cell_backward", "gru_cell_forward_cached", "gru_forward_cached",
-    "lstm_backward", "lstm_cell_backward", "lstm_cell_forward_cached", "lstm_forward_cached",
-    "rnn_backward", "rnn_cell_backward", "rnn_cell_forward_cached", "rnn_forward_cached",
-]  # fmt: skip
+    "GRUCache",
+    "Grads",
+    "LSTMCache",
+    "RNNCache",
+    "gru_backward",
+    "gru_cell_backward",
+    "gru_cell_forward_cached",
+    "gru_forward_cached",
+    "lstm_backward",
+    "lstm_cell_backward",
+    "lstm_cell_forward_cached",
+    "lstm_forward_cached",
+    "rnn_backward",
+    "rnn_cell_backward",
+    "rnn_cell_forward_cached",
+    "rnn_forward_cached",
+]
 
 
 def _linear_backward(da: Tensor, u: Tensor, W: Tensor) -> tuple[Tensor, Tensor]:
@@ -284,8 +296,9 @@ def _backward_through_time(
     batch, hidden = caches[-1].h.shape
     check_args(
         {"B": batch, "T": len(caches), "H": hidden},
-        dh_seq=(dh_seq, "B T H"), **{f"d{k}_T": (v, "B H") for k, v in final.items()},
-    )  # fmt: skip
+        dh_seq=(dh_seq, "B T H"),
+        **{f"d{k}_T": (v, "B H") for k, v in final.items()},
+    )
     carried = {k: torch.zeros_like(caches[-1].h) if v is None else v for k, v in final.items()}
     dxs: list[Tensor] = []
     summed: Grads = {}

@@ -136,9 +136,13 @@ def lstm_forward_cached(
         :class:`LSTMCache` (the last cell state is ``caches[-1].c``).
     """
     check_args(
-        x=(x, "B T D"), h0=(h0, "B H"), c0=(c0, "B H"),
-        W_x=(W_x, "D 4H"), W_h=(W_h, "H 4H"), b=(b, "4H"),
-    )  # fmt: skip
+        x=(x, "B T D"),
+        h0=(h0, "B H"),
+        c0=(c0, "B H"),
+        W_x=(W_x, "D 4H"),
+        W_h=(W_h, "H 4H"),
+        b=(b, "4H"),
+    )
     h, c, caches = h0, c0, []
     for t in range(x.shape[1]):
         h, c, cache = lstm_cell_forward_cached(x[:, t], h, c, W_x, W_h, b)
@@ -190,9 +194,13 @@ def gru_forward_cached(
         ``(h_seq, caches)``: every state ``(B, T, H)`` and a list of ``T`` :class:`GRUCache`.
     """
     check_args(
-        x=(x, "B T D"), h0=(h0, "B H"), W_x=(W_x, "D 3H"), W_h=(W_h, "H 3H"),
-        b_x=(b_x, "3H"), b_h=(b_h, "3H"),
-    )  # fmt: skip
+        x=(x, "B T D"),
+        h0=(h0, "B H"),
+        W_x=(W_x, "D 3H"),
+        W_h=(W_h, "H 3H"),
+        b_x=(b_x, "3H"),
+        b_h=(b_h, "3H"),
+    )
     h, caches = h0, []
     for t in range(x.shape[1]):
         h, cache = gru_cell_forward_cached(x[:, t], h, W_x, W_h, b_x, b_h, reset_after=reset_after)

@@ -89,9 +89,13 @@ def lstm_cell_forward(
         :class:`LSTMStep` ``(h, c, i, f, g, o)``, each ``(B, H)``.
     """
     check_args(
-        x=(x, "B D"), h_prev=(h_prev, "B H"), c_prev=(c_prev, "B H"),
-        W_x=(W_x, "D 4H"), W_h=(W_h, "H 4H"), b=(b, "4H"),
-    )  # fmt: skip
+        x=(x, "B D"),
+        h_prev=(h_prev, "B H"),
+        c_prev=(c_prev, "B H"),
+        W_x=(W_x, "D 4H"),
+        W_h=(W_h, "H 4H"),
+        b=(b, "4H"),
+    )
     a_i, a_f, a_g, a_o = (x @ W_x + h_prev @ W_h + _bias(b)).chunk(4, dim=-1)
     i, f, g, o = torch.sigmoid(a_i), torch.sigmoid(a_f), torch.tanh(a_g), torch.sigmoid(a_o)
     c = f * c_prev + i * g
@@ -122,10 +126,16 @@ def peephole_lstm_cell_forward(
     Shapes as :func:`lstm_cell_forward`, plus ``p_i, p_f, p_o``: ``(H,)``.
     """
     check_args(
-        x=(x, "B D"), h_prev=(h_prev, "B H"), c_prev=(c_prev, "B H"),
-        W_x=(W_x, "D 4H"), W_h=(W_h, "H 4H"), b=(b, "4H"),
-        p_i=(p_i, "H"), p_f=(p_f, "H"), p_o=(p_o, "H"),
-    )  # fmt: skip
+        x=(x, "B D"),
+        h_prev=(h_prev, "B H"),
+        c_prev=(c_prev, "B H"),
+        W_x=(W_x, "D 4H"),
+        W_h=(W_h, "H 4H"),
+        b=(b, "4H"),
+        p_i=(p_i, "H"),
+        p_f=(p_f, "H"),
+        p_o=(p_o, "H"),
+    )
     a_i, a_f, a_g, a_o = (x @ W_x + h_prev @ W_h + _bias(b)).chunk(4, dim=-1)
     i = torch.sigmoid(a_i + p_i * c_prev)
     f = torch.sigmoid(a_f + p_f * c_prev)
@@ -166,9 +176,13 @@ def gru_cell_forward(
         :class:`GRUStep` ``(h, r, z, n, hn)``, each ``(B, H)``.
     """
     check_args(
-        x=(x, "B D"), h_prev=(h_prev, "B H"), W_x=(W_x, "D 3H"), W_h=(W_h, "H 3H"),
-        b_x=(b_x, "3H"), b_h=(b_h, "3H"),
-    )  # fmt: skip
+        x=(x, "B D"),
+        h_prev=(h_prev, "B H"),
+        W_x=(W_x, "D 3H"),
+        W_h=(W_h, "H 3H"),
+        b_x=(b_x, "3H"),
+        b_h=(b_h, "3H"),
+    )
     hidden = h_prev.shape[-1]
     gx_r, gx_z, gx_n = (x @ W_x + _bias(b_x)).chunk(3, dim=-1)
     b_hr, b_hz, b_hn = (0.0, 0.0, 0.0) if b_h is None else b_h.chunk(3)

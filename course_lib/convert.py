@@ -33,11 +33,17 @@ from .device import numpy_io
 from .layers import GRU, LSTM, RNN, RecurrentLayer
 
 _TORCH_TO_COURSE: dict[type[nn.RNNBase], type[RecurrentLayer]] = {
-    nn.RNN: RNN, nn.LSTM: LSTM, nn.GRU: GRU
-}  # fmt: skip
+    nn.RNN: RNN,
+    nn.LSTM: LSTM,
+    nn.GRU: GRU,
+}
 # (torch name, course name, transpose?) for one layer and direction.
-_NAMES = [("weight_ih", "W_x", True), ("weight_hh", "W_h", True),
-          ("bias_ih", "b_x", False), ("bias_hh", "b_h", False)]  # fmt: skip
+_NAMES = [
+    ("weight_ih", "W_x", True),
+    ("weight_hh", "W_h", True),
+    ("bias_ih", "b_x", False),
+    ("bias_hh", "b_h", False),
+]
 
 
 @numpy_io
@@ -119,8 +125,13 @@ def load_torch_weights(layer: RecurrentLayer, module: nn.RNNBase) -> RecurrentLa
         )
     _check_torch_module(module)
     mine = (layer.input_size, layer.hidden_size, layer.num_layers, layer.bidirectional, layer.bias)
-    theirs = (module.input_size, module.hidden_size, module.num_layers, module.bidirectional,
-              module.bias)  # fmt: skip
+    theirs = (
+        module.input_size,
+        module.hidden_size,
+        module.num_layers,
+        module.bidirectional,
+        module.bias,
+    )
     if mine != theirs:
         raise ValueError(
             "layer and torch module differ in (input_size, hidden_size, num_layers, "
@@ -139,11 +150,16 @@ def from_torch(module: nn.RNNBase, **options: object) -> RecurrentLayer:
     _check_torch_module(module)
     param = module.weight_ih_l0
     layer = cls(
-        module.input_size, module.hidden_size, num_layers=module.num_layers,
-        bidirectional=module.bidirectional, bias=module.bias,
-        dropout=options.pop("dropout", module.dropout), dtype=param.dtype, device=param.device,
+        module.input_size,
+        module.hidden_size,
+        num_layers=module.num_layers,
+        bidirectional=module.bidirectional,
+        bias=module.bias,
+        dropout=options.pop("dropout", module.dropout),
+        dtype=param.dtype,
+        device=param.device,
         **options,
-    )  # fmt: skip
+    )
     return load_torch_weights(layer, module)
 
 
@@ -159,16 +175,23 @@ def to_torch(layer: RecurrentLayer, *, batch_first: bool = True) -> nn.RNNBase:
     if type(layer) not in inverse:
         raise ValueError(f"torch has no module for {type(layer).__name__}")
     if isinstance(layer, GRU) and not layer.reset_after:
-        raise ValueError("torch.nn.GRU applies the reset gate after the matmul; this GRU has "
-                         "reset_after=False")  # fmt: skip
+        raise ValueError(
+            "torch.nn.GRU applies the reset gate after the matmul; this GRU has reset_after=False"
+        )
     if layer.input_dropout or layer.recurrent_dropout:
         raise ValueError("torch modules have no input_dropout or recurrent_dropout; set them to 0")
     param = layer.W_x_l0
     module = inverse[type(layer)](
-        layer.input_size, layer.hidden_size, num_layers=layer.num_layers, bias=layer.bias,
-        batch_first=batch_first, dropout=layer.dropout, bidirectional=layer.bidirectional,
-        dtype=param.dtype, device=param.device,
-    )  # fmt: skip
+        layer.input_size,
+        layer.hidden_size,
+        num_layers=layer.num_layers,
+        bias=layer.bias,
+        batch_first=batch_first,
+        dropout=layer.dropout,
+        bidirectional=layer.bidirectional,
+        dtype=param.dtype,
+        device=param.device,
+    )
     _copy_weights(layer, module, into_torch=True)
     return module
 

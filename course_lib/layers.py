@@ -99,8 +99,11 @@ class RecurrentLayer(nn.Module):
                 f"input_size, hidden_size and num_layers must be >= 1, got {input_size}, "
                 f"{hidden_size}, {num_layers}"
             )
-        for name, p in [("dropout", dropout), ("input_dropout", input_dropout),
-                        ("recurrent_dropout", recurrent_dropout)]:  # fmt: skip
+        for name, p in [
+            ("dropout", dropout),
+            ("input_dropout", input_dropout),
+            ("recurrent_dropout", recurrent_dropout),
+        ]:
             if not 0.0 <= p < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {p}")
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
@@ -191,10 +194,12 @@ class RecurrentLayer(nn.Module):
             named = {n: (p, spec) for n, p in zip(("h0", "c0"), parts, strict=False)}
             check_args(dims, x=(x, None), **named)  # also: same dtype and device as x
         return [
-            [tuple(p[layer * self.num_directions + d] for p in parts)
-             for d in range(self.num_directions)]
+            [
+                tuple(p[layer * self.num_directions + d] for p in parts)
+                for d in range(self.num_directions)
+            ]
             for layer in range(self.num_layers)
-        ]  # fmt: skip
+        ]
 
     def forward(
         self, x: Tensor, state: LayerState | None = None, lengths: Tensor | None = None
@@ -204,13 +209,21 @@ class RecurrentLayer(nn.Module):
         states0 = self._initial_state(state, x)
         valid = None if lengths is None else valid_steps(lengths, *x.shape[:2], x.device)
         outputs, last, finals = stacked_forward(
-            self.kind, x, states0,
-            [[self.cell_weights(layer, d) for d in range(self.num_directions)]
-             for layer in range(self.num_layers)],
-            valid=valid, go_backwards=self.go_backwards, reset_after=self.reset_after,
-            dropout=self.dropout, input_dropout=self.input_dropout,
-            recurrent_dropout=self.recurrent_dropout, training=self.training,
-        )  # fmt: skip
+            self.kind,
+            x,
+            states0,
+            [
+                [self.cell_weights(layer, d) for d in range(self.num_directions)]
+                for layer in range(self.num_layers)
+            ],
+            valid=valid,
+            go_backwards=self.go_backwards,
+            reset_after=self.reset_after,
+            dropout=self.dropout,
+            input_dropout=self.input_dropout,
+            recurrent_dropout=self.recurrent_dropout,
+            training=self.training,
+        )
         if self.stateful:
             # Carry values, not the graph: the next batch does not backpropagate into this one.
             self._state = [[tuple(s.detach() for s in f) for f in layer] for layer in finals]
@@ -222,9 +235,18 @@ class RecurrentLayer(nn.Module):
 
     def extra_repr(self) -> str:
         options = [f"{self.input_size}, {self.hidden_size}"]
-        defaults = {"num_layers": 1, "bidirectional": False, "bias": True, "dropout": 0.0,
-                    "input_dropout": 0.0, "recurrent_dropout": 0.0, "return_sequences": True,
-                    "return_state": False, "go_backwards": False, "stateful": False}  # fmt: skip
+        defaults = {
+            "num_layers": 1,
+            "bidirectional": False,
+            "bias": True,
+            "dropout": 0.0,
+            "input_dropout": 0.0,
+            "recurrent_dropout": 0.0,
+            "return_sequences": True,
+            "return_state": False,
+            "go_backwards": False,
+            "stateful": False,
+        }
         options += [f"{k}={getattr(self, k)}" for k, v in defaults.items() if getattr(self, k) != v]
         if self.kind == "gru" and not self.reset_after:
             options.append("reset_after=False")

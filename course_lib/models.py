@@ -32,8 +32,9 @@ class TinyRNN(nn.Module):
     ``x`` is ``(B, T, input_size)``, ``state`` ``(1, B, hidden_size)`` or None; float64.
     """
 
-    def __init__(self, input_size: int = 2, hidden_size: int = 4,
-                 generator: torch.Generator | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, input_size: int = 2, hidden_size: int = 4, generator: torch.Generator | None = None
+    ) -> None:
         super().__init__()
         self.rnn = nn.RNN(input_size, hidden_size, batch_first=True, dtype=F64)
         self.head = nn.Linear(hidden_size, 1, dtype=F64)
@@ -55,8 +56,14 @@ class TinyLM(nn.Module):
     ``(logits (B, T, V), new_state (1, B, H))``.
     """
 
-    def __init__(self, vocab: int = 5, embed: int = 4, hidden: int = 6, dtype: torch.dtype = F64,
-                 generator: torch.Generator | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        vocab: int = 5,
+        embed: int = 4,
+        hidden: int = 6,
+        dtype: torch.dtype = F64,
+        generator: torch.Generator | None = None,
+    ) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab, embed, dtype=dtype)
         self.rnn = nn.RNN(embed, hidden, batch_first=True, dtype=dtype)
@@ -65,8 +72,11 @@ class TinyLM(nn.Module):
             _redraw(self, generator)
 
     def constructor_arguments(self) -> dict[str, Any]:
-        return {"vocab": self.embed.num_embeddings, "embed": self.embed.embedding_dim,
-                "hidden": self.rnn.hidden_size}
+        return {
+            "vocab": self.embed.num_embeddings,
+            "embed": self.embed.embedding_dim,
+            "hidden": self.rnn.hidden_size,
+        }
 
     def forward(self, x: Tensor, state: Tensor | None = None) -> tuple[Tensor, Tensor]:
         outputs, state = self.rnn(self.embed(x), state)

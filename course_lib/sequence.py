@@ -163,9 +163,12 @@ class _LSTMScan(torch.autograd.Function):
         a_x, h0, c0, W_h, valid, recurrent_mask, *flat = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph=True: the gradient must be differentiable
             return _differentiable_lstm_backward(
-                ctx.needs_input_grad[:4], (a_x, h0, c0, W_h), valid, recurrent_mask,
+                ctx.needs_input_grad[:4],
+                (a_x, h0, c0, W_h),
+                valid,
+                recurrent_mask,
                 (d_outputs, dh, dc),
-            )  # fmt: skip
+            )
         record = [flat[k : k + 5] for k in range(0, len(flat), 5)]  # per step, see lstm_step
         hidden = W_h.shape[0]
         da_x = d_outputs.new_empty(len(record), d_outputs.shape[0], 4 * hidden)
@@ -451,9 +454,16 @@ def stacked_forward(
                     layer_input, w["W_h"].shape[0], recurrent_dropout, generator
                 )
             out, final = direction_forward(
-                kind, layer_input, state0, w, valid=valid, reverse=direction == 1,
-                reset_after=reset_after, input_mask=input_mask, recurrent_mask=recurrent_mask,
-            )  # fmt: skip
+                kind,
+                layer_input,
+                state0,
+                w,
+                valid=valid,
+                reverse=direction == 1,
+                reset_after=reset_after,
+                input_mask=input_mask,
+                recurrent_mask=recurrent_mask,
+            )
             outputs.append(out.flip(1) if direction == 1 else out)
             layer_finals.append(final)
         layer_input = torch.cat(outputs, dim=-1) if len(outputs) > 1 else outputs[0]
@@ -524,10 +534,15 @@ def rnn_forward(
     check_args(x=(x, "B T D"), h0=(h0, "B H"), W_x=(W_x, "D H"), W_h=(W_h, "H H"), b=(b, "H"))
     h0 = _zeros_if_none(h0, x, W_h.shape[0])
     return _single(
-        "rnn", x, (h0,), {"W_x": W_x, "W_h": W_h, "b_x": b},
-        return_sequences=return_sequences, return_state=return_state,
-        go_backwards=go_backwards, lengths=lengths,
-    )  # fmt: skip
+        "rnn",
+        x,
+        (h0,),
+        {"W_x": W_x, "W_h": W_h, "b_x": b},
+        return_sequences=return_sequences,
+        return_state=return_state,
+        go_backwards=go_backwards,
+        lengths=lengths,
+    )
 
 
 @numpy_io
@@ -558,16 +573,25 @@ def lstm_forward(
     """
     require("given", x=x, W_x=W_x, W_h=W_h)
     check_args(
-        x=(x, "B T D"), h0=(h0, "B H"), c0=(c0, "B H"),
-        W_x=(W_x, "D 4H"), W_h=(W_h, "H 4H"), b=(b, "4H"),
-    )  # fmt: skip
+        x=(x, "B T D"),
+        h0=(h0, "B H"),
+        c0=(c0, "B H"),
+        W_x=(W_x, "D 4H"),
+        W_h=(W_h, "H 4H"),
+        b=(b, "4H"),
+    )
     hidden = W_h.shape[0]
     state0 = (_zeros_if_none(h0, x, hidden), _zeros_if_none(c0, x, hidden))
     return _single(
-        "lstm", x, state0, {"W_x": W_x, "W_h": W_h, "b_x": b},
-        return_sequences=return_sequences, return_state=return_state,
-        go_backwards=go_backwards, lengths=lengths,
-    )  # fmt: skip
+        "lstm",
+        x,
+        state0,
+        {"W_x": W_x, "W_h": W_h, "b_x": b},
+        return_sequences=return_sequences,
+        return_state=return_state,
+        go_backwards=go_backwards,
+        lengths=lengths,
+    )
 
 
 @numpy_io
@@ -600,17 +624,29 @@ def peephole_lstm_forward(
     """
     require("given", x=x, W_x=W_x, W_h=W_h, p_i=p_i, p_f=p_f, p_o=p_o)
     check_args(
-        x=(x, "B T D"), h0=(h0, "B H"), c0=(c0, "B H"), W_x=(W_x, "D 4H"), W_h=(W_h, "H 4H"),
-        b=(b, "4H"), p_i=(p_i, "H"), p_f=(p_f, "H"), p_o=(p_o, "H"),
-    )  # fmt: skip
+        x=(x, "B T D"),
+        h0=(h0, "B H"),
+        c0=(c0, "B H"),
+        W_x=(W_x, "D 4H"),
+        W_h=(W_h, "H 4H"),
+        b=(b, "4H"),
+        p_i=(p_i, "H"),
+        p_f=(p_f, "H"),
+        p_o=(p_o, "H"),
+    )
     hidden = W_h.shape[0]
     state0 = (_zeros_if_none(h0, x, hidden), _zeros_if_none(c0, x, hidden))
     weights = {"W_x": W_x, "W_h": W_h, "b_x": b, "p_i": p_i, "p_f": p_f, "p_o": p_o}
     return _single(
-        "peephole_lstm", x, state0, weights,
-        return_sequences=return_sequences, return_state=return_state,
-        go_backwards=go_backwards, lengths=lengths,
-    )  # fmt: skip
+        "peephole_lstm",
+        x,
+        state0,
+        weights,
+        return_sequences=return_sequences,
+        return_state=return_state,
+        go_backwards=go_backwards,
+        lengths=lengths,
+    )
 
 
 @numpy_io
@@ -644,12 +680,22 @@ def gru_forward(
     """
     require("given", x=x, W_x=W_x, W_h=W_h)
     check_args(
-        x=(x, "B T D"), h0=(h0, "B H"), W_x=(W_x, "D 3H"), W_h=(W_h, "H 3H"),
-        b_x=(b_x, "3H"), b_h=(b_h, "3H"),
-    )  # fmt: skip
+        x=(x, "B T D"),
+        h0=(h0, "B H"),
+        W_x=(W_x, "D 3H"),
+        W_h=(W_h, "H 3H"),
+        b_x=(b_x, "3H"),
+        b_h=(b_h, "3H"),
+    )
     h0 = _zeros_if_none(h0, x, W_h.shape[0])
     return _single(
-        "gru", x, (h0,), {"W_x": W_x, "W_h": W_h, "b_x": b_x, "b_h": b_h},
-        return_sequences=return_sequences, return_state=return_state,
-        go_backwards=go_backwards, lengths=lengths, reset_after=reset_after,
-    )  # fmt: skip
+        "gru",
+        x,
+        (h0,),
+        {"W_x": W_x, "W_h": W_h, "b_x": b_x, "b_h": b_h},
+        return_sequences=return_sequences,
+        return_state=return_state,
+        go_backwards=go_backwards,
+        lengths=lengths,
+        reset_after=reset_after,
+    )

@@ -53,9 +53,18 @@ def mistakes(kind: str, exercise: str | None = None) -> list[Mistake]:
             continue
         for part, changes in runpy.run_path(str(path))["MISTAKES"].items():
             for label, change in changes.items():
-                found.append(Mistake(
-                    name, part, label, change["find"], change["replace"],
-                    change.get("expect", ""), change.get("what", ""), kind))  # fmt: skip
+                found.append(
+                    Mistake(
+                        name,
+                        part,
+                        label,
+                        change["find"],
+                        change["replace"],
+                        change.get("expect", ""),
+                        change.get("what", ""),
+                        kind,
+                    )
+                )
     return found
 
 
@@ -83,8 +92,10 @@ def namespace(exercise: str, mistake: Mistake | None = None) -> dict[str, Any]:
         if mistake is not None and _grade_id(cell) == mistake.part:
             if source.count(mistake.find) != 1:
                 count = source.count(mistake.find)
-                raise ValueError(f"{mistake.exercise} {mistake.part} {mistake.label}: `find` "
-                                 f"occurs {count} times in the cell")
+                raise ValueError(
+                    f"{mistake.exercise} {mistake.part} {mistake.label}: `find` "
+                    f"occurs {count} times in the cell"
+                )
             source = source.replace(mistake.find, mistake.replace)
         exec(compile(_strip(source), f"<{_grade_id(cell)}>", "exec"), names)  # noqa: S102
     return names

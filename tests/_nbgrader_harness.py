@@ -51,8 +51,12 @@ def _strip_markers(source: str) -> str:
     return "\n".join(line for line in source.split("\n") if line.strip() not in SOLUTION_MARKERS)
 
 
-def solved(release: NotebookNode, source: NotebookNode, mistake: str | None = None,
-           mistakes: dict | None = None) -> NotebookNode:  # fmt: skip
+def solved(
+    release: NotebookNode,
+    source: NotebookNode,
+    mistake: str | None = None,
+    mistakes: dict | None = None,
+) -> NotebookNode:
     """The release notebook with every answer cell filled in as a student would from the
     solution — with mistake ``mistake`` ("A"/"B") of ``mistakes`` applied to every part."""
     answers = answer_cells(source)
@@ -105,8 +109,9 @@ class Course:
     def release(self, name: str) -> NotebookNode:
         return nbformat.read(self.release_dir / name / f"{name}.ipynb", as_version=4)
 
-    def autograde(self, name: str, submissions: dict[str, NotebookNode | bytes],
-                  wall_s: float = 120.0) -> dict[str, Graded]:  # fmt: skip
+    def autograde(
+        self, name: str, submissions: dict[str, NotebookNode | bytes], wall_s: float = 120.0
+    ) -> dict[str, Graded]:
         """Submit each notebook as a student, grade them all with `course autograde`."""
         from nbgrader.api import Gradebook
 
@@ -118,8 +123,14 @@ class Course:
                 path.write_bytes(nb)
             else:
                 nbformat.write(nb, path)
-        records = grading.autograde(self.directory, name, limits=Limits(wall_s=wall_s),
-                                    students=list(submissions), force=True, progress=False)
+        records = grading.autograde(
+            self.directory,
+            name,
+            limits=Limits(wall_s=wall_s),
+            students=list(submissions),
+            force=True,
+            progress=False,
+        )
         graded = {}
         with Gradebook(f"sqlite:///{self.directory.gradebook_path}") as gradebook:
             for record in records:
@@ -136,10 +147,16 @@ class Course:
         autograded = self.root / "autograded" / record.student / name / f"{name}.ipynb"
         outputs, errors = {}, {}
         if autograded.exists():
-            code = [c for c in nbformat.read(autograded, as_version=4).cells
-                    if c.cell_type == "code"]
+            code = [
+                c for c in nbformat.read(autograded, as_version=4).cells if c.cell_type == "code"
+            ]
             outputs = {grade_id(c) or c.id: _output_text(c) for c in code}
-            errors = {grade_id(c) or c.id: (out.ename, out.evalue)
-                      for c in code for out in c.outputs if out.output_type == "error"}
-        return Graded(record.status, scores, max_scores, outputs, errors, record.score, total,
-                      record)
+            errors = {
+                grade_id(c) or c.id: (out.ename, out.evalue)
+                for c in code
+                for out in c.outputs
+                if out.output_type == "error"
+            }
+        return Graded(
+            record.status, scores, max_scores, outputs, errors, record.score, total, record
+        )

@@ -45,9 +45,14 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 CHAPTERS = [
-    "01_sequence_shapes", "02_rnn_forward", "03_bptt", "04_gradient_flow",
-    "05_lstm", "06_gru_peephole", "07_language_model",
-]  # fmt: skip
+    "01_sequence_shapes",
+    "02_rnn_forward",
+    "03_bptt",
+    "04_gradient_flow",
+    "05_lstm",
+    "06_gru_peephole",
+    "07_language_model",
+]
 APPENDICES = ["conventions", "instructor_guide", "benchmarks", "bibliography"]
 # `$x_t$` that MyST did not turn into maths: a dollar, some TeX-looking text, a dollar.
 INLINE_DOLLARS = re.compile(r"\$(?=[^$\n]*[\\_^{}])[^$\s][^$\n]{0,160}?\$")

@@ -37,9 +37,13 @@ def test_rnn_cell_matches_torch(inputs: dict[str, torch.Tensor]) -> None:
 def test_lstm_cell_matches_torch(inputs: dict[str, torch.Tensor]) -> None:
     cell = torch.nn.LSTMCell(D, H).double()
     step = lstm_cell_forward(
-        inputs["x"], inputs["h"], inputs["c"],
-        cell.weight_ih.T, cell.weight_hh.T, cell.bias_ih + cell.bias_hh,
-    )  # fmt: skip
+        inputs["x"],
+        inputs["h"],
+        inputs["c"],
+        cell.weight_ih.T,
+        cell.weight_hh.T,
+        cell.bias_ih + cell.bias_hh,
+    )
     h, c = cell(inputs["x"], (inputs["h"], inputs["c"]))
     assert torch.allclose(step.h, h, atol=TOL, rtol=0)
     assert torch.allclose(step.c, c, atol=TOL, rtol=0)
@@ -132,9 +136,12 @@ def test_numpy_in_numpy_out(inputs: dict[str, torch.Tensor], rng: torch.Generato
     assert isinstance(out, np.ndarray)
     np.testing.assert_allclose(out, rnn_cell_forward(inputs["x"], inputs["h"], W_x, W_h).numpy())
     step = lstm_cell_forward(
-        inputs["x"].numpy(), inputs["h"].numpy(), inputs["c"].numpy(),
-        np.zeros((D, 4 * H)), np.zeros((H, 4 * H)),
-    )  # fmt: skip
+        inputs["x"].numpy(),
+        inputs["h"].numpy(),
+        inputs["c"].numpy(),
+        np.zeros((D, 4 * H)),
+        np.zeros((H, 4 * H)),
+    )
     assert isinstance(step.h, np.ndarray) and step._fields[:2] == ("h", "c")
 
 
@@ -146,9 +153,13 @@ def test_bad_shapes_name_the_argument(
         rnn_cell_forward(inputs["x"], inputs["h"], W_x.T, W_h)
     with pytest.raises(ValueError, match=r"b has shape \(5,\), expected \(4H\) = \(16,\)"):
         lstm_cell_forward(
-            inputs["x"], inputs["h"], inputs["c"],
-            randn(D, 4 * H, gen=rng), randn(H, 4 * H, gen=rng), randn(5, gen=rng),
-        )  # fmt: skip
+            inputs["x"],
+            inputs["h"],
+            inputs["c"],
+            randn(D, 4 * H, gen=rng),
+            randn(H, 4 * H, gen=rng),
+            randn(5, gen=rng),
+        )
     with pytest.raises(TypeError, match="h_prev has dtype torch.float32"):
         rnn_cell_forward(inputs["x"], inputs["h"].float(), W_x, W_h)
     with pytest.raises(TypeError, match="x must be a torch.Tensor or numpy array, got list"):

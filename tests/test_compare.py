@@ -29,8 +29,9 @@ def test_tolerance_is_atol_plus_rtol_times_the_expected_value(numpy_part: bool) 
 
     def check(got: float, want: float) -> str | None:
         g, w = torch.tensor([got], dtype=F64), torch.tensor([want], dtype=F64)
-        return compare(g.numpy() if numpy_part else g, w, numpy_part=numpy_part, atol=atol,
-                       rtol=rtol)  # fmt: skip
+        return compare(
+            g.numpy() if numpy_part else g, w, numpy_part=numpy_part, atol=atol, rtol=rtol
+        )
 
     # Large values: rtol·|want| = 1e-3 dominates.
     assert check(1e3 + 9e-4, 1e3) is None
@@ -70,8 +71,9 @@ def test_the_reported_error_is_the_largest_among_wrong_entries() -> None:
 # ------------------------------------------------------------------ NaN and inf
 
 
-@pytest.mark.parametrize(("bad", "word"), [(float("nan"), "NaN"), (float("inf"), "inf"),
-                                           (float("-inf"), "inf")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("bad", "word"), [(float("nan"), "NaN"), (float("inf"), "inf"), (float("-inf"), "inf")]
+)
 @pytest.mark.parametrize("numpy_part", [False, True])
 def test_nan_and_inf_are_reported_by_name(bad: float, word: str, numpy_part: bool) -> None:
     got = WANT.clone()
@@ -86,8 +88,9 @@ def test_nan_or_inf_where_the_reference_has_them_is_right() -> None:
     want = torch.tensor([float("nan"), float("inf"), 1.0], dtype=F64)
     assert compare(want.clone(), want) is None
     assert compare(torch.tensor([float("nan"), float("inf"), 2.0], dtype=F64), want) is not None
-    assert "contains NaN" in compare(torch.tensor([float("nan"), float("inf"), float("nan")],
-                                                  dtype=F64), want)  # fmt: skip
+    assert "contains NaN" in compare(
+        torch.tensor([float("nan"), float("inf"), float("nan")], dtype=F64), want
+    )
     assert compare(float("nan"), float("nan")) is None
     assert compare(float("inf"), float("inf")) is None
     assert "expected nan" in compare(1.0, float("nan"))
@@ -179,7 +182,8 @@ def test_numpy_and_torch_parts_want_their_own_arrays() -> None:
 
 def test_dtype_is_checked_in_the_students_words() -> None:
     assert "has dtype float32, expected float64: keep the inputs' dtype" in compare(
-        WANT.float(), WANT)  # fmt: skip
+        WANT.float(), WANT
+    )
     numpy_message = compare(WANT.numpy().astype(np.float32), WANT, numpy_part=True)
     assert "has dtype float32, expected float64" in numpy_message
     assert "torch." not in numpy_message
@@ -245,8 +249,12 @@ def test_any_numpy_layout_of_the_right_values_passes() -> None:
 
 def test_any_tensor_layout_of_the_right_values_passes() -> None:
     values = torch.arange(12.0, dtype=F64).reshape(3, 4) / 7
-    forms = [values.T.contiguous().T, values.clone().requires_grad_(), torch.nn.Parameter(
-        values.clone()), values[:1].expand(3, 4).clone() * 0 + values]  # fmt: skip
+    forms = [
+        values.T.contiguous().T,
+        values.clone().requires_grad_(),
+        torch.nn.Parameter(values.clone()),
+        values[:1].expand(3, 4).clone() * 0 + values,
+    ]
     for form in forms:
         assert compare(form, values) is None
     row = values[:1]

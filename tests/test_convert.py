@@ -239,29 +239,56 @@ LENGTHS = np.array([5, 2, 4])
 @pytest.mark.parametrize("go_backwards", [False, True])
 @pytest.mark.parametrize("padded", [False, True])
 def test_keras_lstm_layer(keras, np_rng, go_backwards: bool, padded: bool) -> None:
-    layer = keras.layers.LSTM(H, return_sequences=True, return_state=True,
-                              go_backwards=go_backwards, zero_output_for_mask=True)  # fmt: skip
+    layer = keras.layers.LSTM(
+        H,
+        return_sequences=True,
+        return_state=True,
+        go_backwards=go_backwards,
+        zero_output_for_mask=True,
+    )
     x = np_rng.standard_normal((B, T, D))
     layer.build((B, T, D))
     W_x, W_h, b = lstm_from_keras(*randomise_bias(layer, np_rng))
     mask = np.arange(T) < LENGTHS[:, None] if padded else None
     theirs = keras_run(layer, x, mask)
-    ours = lstm_forward(x, None, None, W_x, W_h, b, return_state=True,
-                        go_backwards=go_backwards, lengths=LENGTHS if padded else None)  # fmt: skip
+    ours = lstm_forward(
+        x,
+        None,
+        None,
+        W_x,
+        W_h,
+        b,
+        return_state=True,
+        go_backwards=go_backwards,
+        lengths=LENGTHS if padded else None,
+    )
     for a, e in zip(ours, theirs, strict=True):  # output, h_T, c_T
         assert max_abs(a, e) <= KERAS_TOL
 
 
 @pytest.mark.parametrize("reset_after", [True, False])
 def test_keras_gru_layer(keras, np_rng, reset_after: bool) -> None:
-    layer = keras.layers.GRU(H, return_sequences=True, return_state=True, go_backwards=True,
-                             reset_after=reset_after, zero_output_for_mask=True)  # fmt: skip
+    layer = keras.layers.GRU(
+        H,
+        return_sequences=True,
+        return_state=True,
+        go_backwards=True,
+        reset_after=reset_after,
+        zero_output_for_mask=True,
+    )
     x = np_rng.standard_normal((B, T, D))
     layer.build((B, T, D))
     weights = gru_from_keras(*randomise_bias(layer, np_rng), reset_after=reset_after)
     theirs = keras_run(layer, x, np.arange(T) < LENGTHS[:, None])
-    ours = gru_forward(x, None, *weights, reset_after=reset_after, return_state=True,
-                       go_backwards=True, lengths=LENGTHS)  # fmt: skip
+    ours = gru_forward(
+        x,
+        None,
+        *weights,
+        reset_after=reset_after,
+        return_state=True,
+        go_backwards=True,
+        lengths=LENGTHS,
+    )
     for a, e in zip(ours, theirs, strict=True):
         assert max_abs(a, e) <= KERAS_TOL
 
@@ -278,8 +305,11 @@ def test_keras_row_of_length_0(keras, np_rng, kind: str) -> None:
     weights = randomise_bias(layer, np_rng)
     states = [np_rng.standard_normal((B, H)) for _ in range(2 if kind == "LSTM" else 1)]
     lengths = np.array([5, 0, 2])
-    out = layer(torch.from_numpy(x), initial_state=[torch.from_numpy(s) for s in states],
-                mask=torch.from_numpy(np.arange(T) < lengths[:, None]))  # fmt: skip
+    out = layer(
+        torch.from_numpy(x),
+        initial_state=[torch.from_numpy(s) for s in states],
+        mask=torch.from_numpy(np.arange(T) < lengths[:, None]),
+    )
     theirs = [t.detach().numpy() for t in out]
     options = {"return_sequences": False, "return_state": True, "lengths": lengths}
     if kind == "SimpleRNN":
@@ -299,8 +329,9 @@ def test_keras_simple_rnn_state_is_its_last_output(keras, np_rng) -> None:
     layer.build((B, T, D))
     kernel, recurrent, bias = randomise_bias(layer, np_rng)  # the course layout already
     last, state = keras_run(layer, x)
-    ours, h_T = rnn_forward(x, None, kernel, recurrent, bias, return_sequences=False,
-                            return_state=True)  # fmt: skip
+    ours, h_T = rnn_forward(
+        x, None, kernel, recurrent, bias, return_sequences=False, return_state=True
+    )
     assert max_abs(ours, last) <= KERAS_TOL and np.array_equal(ours, h_T)
     assert np.array_equal(last, state)
 
@@ -311,8 +342,9 @@ def test_keras_stateful_lstm(keras, np_rng) -> None:
     kernel, recurrent, bias = randomise_bias(theirs, np_rng)
     ours = LSTM(D, H, stateful=True, **F64)
     with torch.no_grad():
-        for name, value in zip(("W_x", "W_h", "b_x"), lstm_from_keras(kernel, recurrent, bias),
-                               strict=True):  # fmt: skip
+        for name, value in zip(
+            ("W_x", "W_h", "b_x"), lstm_from_keras(kernel, recurrent, bias), strict=True
+        ):
             getattr(ours, f"{name}_l0").copy_(torch.from_numpy(value))
         ours.b_h_l0.zero_()  # Keras has one bias
         for _ in range(2):  # the second batch starts from the first one's final state

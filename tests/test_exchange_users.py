@@ -33,10 +33,13 @@ STUDENTS = {"unrolled-ana": "correct", "unrolled-ben": "partial"}
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(os.geteuid() != 0, reason="creating Linux student accounts needs root"),
-    pytest.mark.skipif(not all(shutil.which(c) for c in ("useradd", "userdel", "runuser")),
-                       reason="useradd, userdel and runuser are needed for student accounts"),
-    pytest.mark.skipif(shutil.which("bwrap") is None,
-                       reason="bubblewrap missing: make system-deps"),
+    pytest.mark.skipif(
+        not all(shutil.which(c) for c in ("useradd", "userdel", "runuser")),
+        reason="useradd, userdel and runuser are needed for student accounts",
+    ),
+    pytest.mark.skipif(
+        shutil.which("bwrap") is None, reason="bubblewrap missing: make system-deps"
+    ),
 ]
 
 
@@ -80,8 +83,11 @@ def accounts(place: Path, reachable_python: None) -> Iterator[dict[str, Path]]:
             with contextlib.suppress(KeyError):
                 pwd.getpwnam(name)
                 subprocess.run(["userdel", name], check=False)  # left by a killed run
-            subprocess.run(["useradd", "--home-dir", str(home), "--create-home", "--shell",
-                            "/bin/sh", name], check=True, capture_output=True)  # fmt: skip
+            subprocess.run(
+                ["useradd", "--home-dir", str(home), "--create-home", "--shell", "/bin/sh", name],
+                check=True,
+                capture_output=True,
+            )
             homes[name] = home
         yield homes
     finally:
@@ -91,10 +97,21 @@ def accounts(place: Path, reachable_python: None) -> Iterator[dict[str, Path]]:
 
 def as_student(name: str, home: Path, *args: str) -> subprocess.CompletedProcess:
     """nbgrader as the student ``name`` would run it in their own JupyterLab."""
-    env = ["env", "-i", f"HOME={home}", f"USER={name}", f"LOGNAME={name}",
-           f"PATH={Path(sys.executable).parent}:/usr/bin:/bin"]
-    return subprocess.run(["runuser", "-u", name, "--", *env, sys.executable, "-m", "nbgrader",
-                           *args], cwd=home, capture_output=True, text=True, timeout=300)
+    env = [
+        "env",
+        "-i",
+        f"HOME={home}",
+        f"USER={name}",
+        f"LOGNAME={name}",
+        f"PATH={Path(sys.executable).parent}:/usr/bin:/bin",
+    ]
+    return subprocess.run(
+        ["runuser", "-u", name, "--", *env, sys.executable, "-m", "nbgrader", *args],
+        cwd=home,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _source(course: Course) -> dict:
@@ -120,8 +137,9 @@ def test_two_students_through_the_exchange(place: Path, accounts: dict[str, Path
         shutil.chown(notebook, name)
         submitted = as_student(name, home, "submit", ASSIGNMENT, *student_options)
         assert submitted.returncode == 0, submitted.stderr
-    other = as_student("unrolled-ben", accounts["unrolled-ben"], "list", "--inbound",
-                       *student_options)
+    other = as_student(
+        "unrolled-ben", accounts["unrolled-ben"], "list", "--inbound", *student_options
+    )
     assert "unrolled-ana" not in other.stdout  # a student cannot list others' submissions
     inbound = exchange / course.course_id / "inbound"
     assert oct(inbound.stat().st_mode & 0o777) == oct(0o733)
@@ -133,8 +151,9 @@ def test_two_students_through_the_exchange(place: Path, accounts: dict[str, Path
         pytest.skip("no local MathJax 3 for feedback: make mathjax")
     assert cli.main([*root, "feedback", ASSIGNMENT]) == 0
     assert cli.main([*root, "release-feedback", ASSIGNMENT]) == 0
-    points = demo.points(json.loads((course.root / "release" / ASSIGNMENT /
-                                     f"{ASSIGNMENT}.ipynb").read_text()))
+    points = demo.points(
+        json.loads((course.root / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text())
+    )
     for name, home in accounts.items():
         got = as_student(name, home, "fetch_feedback", ASSIGNMENT, *student_options)
         assert got.returncode == 0, got.stderr

@@ -98,13 +98,19 @@ def test_visible_cells_check_first(name: str) -> None:
     cells = {grade_id(c): c for c in _cells(name) if c.cell_type == "code"}
     for part in _parts(name):
         source = cells[f"{part}_visible"].source
-        statements = [line.strip() for line in source.splitlines()
-                      if line.strip() and not line.strip().startswith("#")]  # fmt: skip
+        statements = [
+            line.strip()
+            for line in source.splitlines()
+            if line.strip() and not line.strip().startswith("#")
+        ]
         assert statements and statements[0] == f'tests.check("{part}", {part})', (
-            f"{name} {part}_visible: the first statement must be tests.check, not "
-            f"{statements[:1]}")  # fmt: skip
-        bare = [node.lineno for node in ast.walk(ast.parse(source))
-                if isinstance(node, ast.Assert) and node.msg is None]  # fmt: skip
+            f"{name} {part}_visible: the first statement must be tests.check, not {statements[:1]}"
+        )
+        bare = [
+            node.lineno
+            for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Assert) and node.msg is None
+        ]
         assert not bare, f"{name} {part}_visible: assert without a message on line(s) {bare}"
 
 
@@ -136,10 +142,14 @@ def test_mistakes_declared(name: str) -> None:
 def test_exercises_are_generated(course: Course) -> None:
     """exercises/ holds exactly nbgrader's release of solutions/ (run `make exercises`)."""
     assert sorted(p.name for p in EXERCISES.iterdir() if p.is_dir()) == ASSIGNMENTS
+
     def files(folder: Path) -> list[Path]:
         # Jupyter's own droppings (a local `make lab`) are not part of the release.
-        return sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file()
-                      and not {".ipynb_checkpoints", "__pycache__"} & set(p.parts))  # fmt: skip
+        return sorted(
+            p.relative_to(folder)
+            for p in folder.rglob("*")
+            if p.is_file() and not {".ipynb_checkpoints", "__pycache__"} & set(p.parts)
+        )
 
     for name in ASSIGNMENTS:
         generated = files(course.release_dir / name)
@@ -159,12 +169,15 @@ def test_exercises_are_generated(course: Course) -> None:
 def test_autograde(course: Course, name: str) -> None:
     source, release = read_source(name), course.release(name)
     mistakes = declared_mistakes(name)
-    graded = course.autograde(name, {
-        "solution": solved(release, source),
-        "blank": release,
-        "mistakes_a": solved(release, source, "A", mistakes),
-        "mistakes_b": solved(release, source, "B", mistakes),
-    })  # fmt: skip
+    graded = course.autograde(
+        name,
+        {
+            "solution": solved(release, source),
+            "blank": release,
+            "mistakes_a": solved(release, source, "A", mistakes),
+            "mistakes_b": solved(release, source, "B", mistakes),
+        },
+    )
     problems = []
 
     full = graded["solution"]
@@ -175,8 +188,10 @@ def test_autograde(course: Course, name: str) -> None:
         problems.append(f"solution raised: {full.errors}")
     for student, result in graded.items():  # nbgrader's gradebook holds the grader's verdicts
         if result.gradebook_total != result.total or result.status != "ok":
-            problems.append(f"{student}: {result.status}, record {result.total}, gradebook "
-                            f"{result.gradebook_total}: {result.record.reason}")
+            problems.append(
+                f"{student}: {result.status}, record {result.total}, gradebook "
+                f"{result.gradebook_total}: {result.record.reason}"
+            )
 
     blank = graded["blank"]
     if any(blank.scores.values()) or blank.total != 0:

@@ -22,8 +22,11 @@ from course_lib.grading.diagnose import clues
 
 F64 = torch.float64
 MODULES = sorted(m.name for m in pkgutil.iter_modules(grading.__path__) if m.name.startswith("ex"))
-PARTS = [(name, part) for name in MODULES
-         for part in importlib.import_module(f"course_lib.grading.{name}").ASSIGNMENT.parts]
+PARTS = [
+    (name, part)
+    for name in MODULES
+    for part in importlib.import_module(f"course_lib.grading.{name}").ASSIGNMENT.parts
+]
 
 
 class _Hostile:
@@ -47,8 +50,25 @@ class _HostileTuple(tuple):
 
 def _garbage(rng: random.Random, depth: int = 0) -> object:
     """A random value of a random kind: what a confused (or broken) answer might return."""
-    kinds = ["none", "str", "int", "float", "nan", "bool", "complex", "bytes", "set", "object",
-             "tensor", "array", "object_array", "generator", "function", "hostile", "bigint"]
+    kinds = [
+        "none",
+        "str",
+        "int",
+        "float",
+        "nan",
+        "bool",
+        "complex",
+        "bytes",
+        "set",
+        "object",
+        "tensor",
+        "array",
+        "object_array",
+        "generator",
+        "function",
+        "hostile",
+        "bigint",
+    ]
     if depth < 2:
         kinds += ["list", "tuple", "dict"] * 2
     kind = rng.choice(kinds)
@@ -65,18 +85,24 @@ def _garbage(rng: random.Random, depth: int = 0) -> object:
         "set": lambda: {1, 2},
         "object": object,
         "tensor": lambda: torch.randn(shape, dtype=rng.choice([F64, torch.float32])).to(
-            rng.choice([torch.float64, torch.int64, torch.bool])),  # fmt: skip
-        "array": lambda: np.random.default_rng(rng.randint(0, 99)).normal(size=shape).astype(
-            rng.choice([np.float64, np.float32, np.int64])),  # fmt: skip
+            rng.choice([torch.float64, torch.int64, torch.bool])
+        ),
+        "array": lambda: (
+            np.random.default_rng(rng.randint(0, 99))
+            .normal(size=shape)
+            .astype(rng.choice([np.float64, np.float32, np.int64]))
+        ),
         "object_array": lambda: np.array([None, "a", 1.0], dtype=object),
         "generator": lambda: (i for i in range(3)),
-        "function": lambda: (lambda: 0),
+        "function": lambda: lambda: 0,
         "hostile": _Hostile,
         "bigint": lambda: 10**40,
         "list": lambda: [_garbage(rng, depth + 1) for _ in range(rng.randint(0, 4))],
         "tuple": lambda: tuple(_garbage(rng, depth + 1) for _ in range(rng.randint(0, 4))),
-        "dict": lambda: {rng.choice(["dx", "db", "h", 0]): _garbage(rng, depth + 1)
-                         for _ in range(rng.randint(0, 3))},  # fmt: skip
+        "dict": lambda: {
+            rng.choice(["dx", "db", "h", 0]): _garbage(rng, depth + 1)
+            for _ in range(rng.randint(0, 3))
+        },
     }[kind]()
 
 
@@ -177,11 +203,13 @@ def test_gate_blocks() -> None:
     inputs = {"h_prev": _seq(3, hidden)}
     want = _seq(4, 4 * hidden)  # (D, 4H), blocks i, f, g, o
     i, f, g, o = want.split(hidden, -1)
-    assert "order i, f, o, g; expected i, f, g, o" in _one(torch.cat([i, f, o, g], -1), want,
-                                                           inputs, gates="ifgo")  # fmt: skip
+    assert "order i, f, o, g; expected i, f, g, o" in _one(
+        torch.cat([i, f, o, g], -1), want, inputs, gates="ifgo"
+    )
     wrong_f = torch.cat([i, f * 2 + 1, g, o], -1)
-    assert "the f block is wrong; the i, g, o blocks are right" in _one(wrong_f, want, inputs,
-                                                                        gates="ifgo")  # fmt: skip
+    assert "the f block is wrong; the i, g, o blocks are right" in _one(
+        wrong_f, want, inputs, gates="ifgo"
+    )
 
 
 def test_which_outputs_of_a_dict_or_tuple() -> None:
@@ -198,7 +226,8 @@ def test_outputs_in_the_wrong_order_signs_lost_and_shapes() -> None:
     assert "axes of the input `x` in reverse order" in _one(INPUTS["x"].permute(2, 1, 0))
     by_batch = torch.zeros(3, 3, 4, dtype=F64)  # looped over the batch instead of time
     assert "axis 1 of the result has the size of the batch rows (3) where the time steps (5)" in (
-        _one(by_batch))  # fmt: skip
+        _one(by_batch)
+    )
 
 
 def test_a_dtype_alone_gets_no_clue_about_values() -> None:
@@ -213,8 +242,9 @@ def test_nothing_generic_is_said_about_noise() -> None:
 def test_a_check_adds_the_diagnosis_when_no_mistake_is_named() -> None:
     from course_lib.grading import ex02_rnn_forward as tests
 
-    def from_h0_after_step_0(x, h0, W_x, W_h, b, return_sequences=True, return_state=False,
-                             go_backwards=False):  # fmt: skip
+    def from_h0_after_step_0(
+        x, h0, W_x, W_h, b, return_sequences=True, return_state=False, go_backwards=False
+    ):
         h, out = h0, []
         for t in range(x.shape[1]):
             h = np.tanh(x[:, t] @ W_x + h @ (W_h if t == 0 else W_h.T) + b)
@@ -234,10 +264,12 @@ def test_a_failed_check_shows_as_its_message_alone(capsys: pytest.CaptureFixture
     from IPython.core.interactiveshell import InteractiveShell
 
     shell = InteractiveShell.instance()
-    shell.run_cell("from course_lib.grading import ex02_rnn_forward as tests\n"
-                   "def count_params(input_size, hidden_size, bias=True):\n"
-                   "    return input_size * hidden_size + hidden_size\n"
-                   "tests.check('count_params', count_params)")  # fmt: skip
+    shell.run_cell(
+        "from course_lib.grading import ex02_rnn_forward as tests\n"
+        "def count_params(input_size, hidden_size, bias=True):\n"
+        "    return input_size * hidden_size + hidden_size\n"
+        "tests.check('count_params', count_params)"
+    )
     shown = capsys.readouterr().out
     assert "CheckFailed: count_params — " in shown
     assert "Likely mistake: the recurrent weights W_h (H × H) are missing" in shown
@@ -262,10 +294,16 @@ def test_an_input_dict_changed_in_place_is_reported() -> None:
 def test_mistakes_that_give_the_same_result_are_all_offered() -> None:
     from course_lib.grading import Assignment, Case, Check, Variant
 
-    check = Check("the count", lambda n: n + 1, lambda gen: Case({"n": 3}),
-                  (Variant("added two", lambda n: n + 2),
-                   Variant("doubled it, less one", lambda n: 2 * n - 1),
-                   Variant("added nothing", lambda n: n)))
+    check = Check(
+        "the count",
+        lambda n: n + 1,
+        lambda gen: Case({"n": 3}),
+        (
+            Variant("added two", lambda n: n + 2),
+            Variant("doubled it, less one", lambda n: 2 * n - 1),
+            Variant("added nothing", lambda n: n),
+        ),
+    )
     with pytest.raises(CheckFailed) as caught:
         Assignment("demo", {"count": (check,)}).check("count", lambda n: 5)
     message = str(caught.value)

@@ -34,8 +34,9 @@ ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.envi
 ASSIGNMENT = "00_mini"
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("bwrap") is None,
-                       reason="bubblewrap missing: make system-deps"),
+    pytest.mark.skipif(
+        shutil.which("bwrap") is None, reason="bubblewrap missing: make system-deps"
+    ),
 ]
 
 
@@ -67,18 +68,32 @@ def test_the_class_directory_has_its_nbgrader_config(graded: Course) -> None:
 
 def _state(course: Course) -> dict[str, bytes]:
     """Every file of the class directory nbgrader could change, with its content."""
-    return {p.relative_to(course.root).as_posix(): p.read_bytes()
-            for p in sorted(course.root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(course.root).as_posix(): p.read_bytes()
+        for p in sorted(course.root.rglob("*"))
+        if p.is_file()
+    }
 
 
-@pytest.mark.parametrize("command", [[sys.executable, "-m", "nbgrader", "autograde"],
-                                     [str(Path(sys.executable).with_name("nbgrader")),
-                                      "autograde"]])
-def test_plain_nbgrader_autograde_refuses_and_changes_nothing(graded: Course,
-                                                               command: list[str]) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [
+        [sys.executable, "-m", "nbgrader", "autograde"],
+        [str(Path(sys.executable).with_name("nbgrader")), "autograde"],
+    ],
+)
+def test_plain_nbgrader_autograde_refuses_and_changes_nothing(
+    graded: Course, command: list[str]
+) -> None:
     before = _state(graded)
-    done = subprocess.run([*command, ASSIGNMENT, "--student", "bob", "--force"],
-                          cwd=graded.root, env=ENV, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [*command, ASSIGNMENT, "--student", "bob", "--force"],
+        cwd=graded.root,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode != 0
     assert "course autograde ASSIGNMENT" in done.stdout + done.stderr
     assert _state(graded) == before  # the gradebook and bob's autograded folder untouched
@@ -93,9 +108,21 @@ def server(graded: Course, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     runtime = tmp_path_factory.mktemp("jupyter-runtime")
     env = {**ENV, "JUPYTER_TOKEN": TOKEN, "JUPYTER_RUNTIME_DIR": str(runtime)}
     log = open(runtime / "server.log", "w")  # noqa: SIM115 -- closed below
-    proc = subprocess.Popen([sys.executable, "-m", "course_lib.instructor.cli", "--course-dir",
-                             str(graded.root), "formgrader", "--port", str(port)],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "course_lib.instructor.cli",
+            "--course-dir",
+            str(graded.root),
+            "formgrader",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -124,8 +151,9 @@ SERVER_LOG: list[Path] = []
 
 
 def api(url: str, path: str, method: str = "GET") -> object:
-    request = urllib.request.Request(f"{url}{path}", method=method,
-                                     headers={"Authorization": f"token {TOKEN}"})
+    request = urllib.request.Request(
+        f"{url}{path}", method=method, headers={"Authorization": f"token {TOKEN}"}
+    )
     with urllib.request.urlopen(request, timeout=300) as response:
         return json.loads(response.read())
 
@@ -157,8 +185,9 @@ def test_formgrader_in_a_browser(graded: Course, server: str) -> None:
         # formgrader shows the automatic score as the box's placeholder, once loaded
         page.wait_for_function("document.querySelector('input.score').placeholder !== ''")
         assert score.get_attribute("placeholder") == "2" and score.input_value() == ""
-        with page.expect_response(lambda r: "/formgrader/api/grade/" in r.url
-                                  and r.request.method == "PUT"):  # fmt: skip
+        with page.expect_response(
+            lambda r: "/formgrader/api/grade/" in r.url and r.request.method == "PUT"
+        ):
             score.fill("0.5")
             score.press("Tab")
         assert page.evaluate("typeof MathJax.startup") == "object"  # maths rendered locally

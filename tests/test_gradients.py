@@ -250,8 +250,12 @@ def test_grad_norms_through_time_match_retain_grad(rng: torch.Generator) -> None
 
 def test_grad_norms_through_time_zero_after_the_loss_and_errors(rng: torch.Generator) -> None:
     W_h = orthogonal(3, rng).requires_grad_()
-    _, caches = rnn_forward_cached(torch.randn(1, 5, 2, dtype=F64), torch.zeros(1, 3, dtype=F64),
-                                   torch.randn(2, 3, dtype=F64), W_h)  # fmt: skip
+    _, caches = rnn_forward_cached(
+        torch.randn(1, 5, 2, dtype=F64),
+        torch.zeros(1, 3, dtype=F64),
+        torch.randn(2, 3, dtype=F64),
+        W_h,
+    )
     states = [c.h for c in caches]
     norms = grad_norms_through_time(states, states[2].sum(), retain_graph=True)
     assert (norms[:3] > 0).all() and (norms[3:] == 0).all()
@@ -327,8 +331,9 @@ def test_classify_regime_rule() -> None:
         classify_regime([1.0, math.nan, 2.0])
 
 
-@pytest.mark.parametrize(("rho", "regime"), [(0.6, "vanishing"), (1.0, "stable"),
-                                             (1.5, "exploding")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("rho", "regime"), [(0.6, "vanishing"), (1.0, "stable"), (1.5, "exploding")]
+)
 def test_spectral_radius_sets_the_regime(rho: float, regime: str, rng: torch.Generator) -> None:
     """End to end: near the origin tanh is linear, so an RNN with W_h = rho * orthogonal has
     Jacobian norms ≈ rho^t, and gradients through time follow suit."""
@@ -336,8 +341,9 @@ def test_spectral_radius_sets_the_regime(rho: float, regime: str, rng: torch.Gen
     W_h = (rho * orthogonal(H, rng)).requires_grad_()
     assert spectral_radius(W_h.detach()) == pytest.approx(rho, 1e-12)
     h0 = 1e-8 * torch.randn(1, H, generator=rng, dtype=F64)
-    h_seq, caches = rnn_forward_cached(torch.zeros(1, T, 1, dtype=F64), h0,
-                                       torch.zeros(1, H, dtype=F64), W_h)  # fmt: skip
+    h_seq, caches = rnn_forward_cached(
+        torch.zeros(1, T, 1, dtype=F64), h0, torch.zeros(1, H, dtype=F64), W_h
+    )
     assert classify_regime(jacobian_norms(W_h.detach(), h_seq.detach())[0]) == regime
     norms = grad_norms_through_time([c.h for c in caches], (h_seq[:, -1] * 1e8).sum())
     assert classify_regime(norms.flip(0)) == regime

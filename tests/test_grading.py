@@ -46,8 +46,9 @@ def _student(check: Check, fn):
 # ------------------------------------------------------------------ every shipped check
 
 
-@pytest.mark.parametrize(("name", "part", "checks"), ALL_PARTS,
-                         ids=[f"{name}-{part}" for name, part, _ in ALL_PARTS])  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "part", "checks"), ALL_PARTS, ids=[f"{name}-{part}" for name, part, _ in ALL_PARTS]
+)
 def test_reference_passes_and_every_variant_is_named(name, part, checks) -> None:
     """The reference passes every check of the part; each declared mistake (a negative control)
     fails at least one check that names it, and every check it fails names *a* mistake (a
@@ -59,12 +60,14 @@ def test_reference_passes_and_every_variant_is_named(name, part, checks) -> None
     for variant in variants:
         failures = [
             run_check(check, _student(check, variant.fn), seed=11)
-            for check in checks if variant in check.variants
-        ]  # fmt: skip
+            for check in checks
+            if variant in check.variants
+        ]
         failures = [f for f in failures if f is not None]
         assert failures, f"{variant.mistake!r} passed every check of {part}"
         assert any(variant.mistake in (f.mistake, *f.others) for f in failures), "\n".join(
-            map(str, failures))  # fmt: skip
+            map(str, failures)
+        )
         assert all(f.mistake and "seed=11" in str(f) for f in failures)
 
 
@@ -116,10 +119,14 @@ def _rnn_case(gen: torch.Generator) -> Case:
 
 
 RNN_CHECK = Check(
-    "one step", rnn_cell_forward, _rnn_case,
-    (with_inputs(rnn_cell_forward, "W_h is used transposed", W_h=transpose),
-     with_output(rnn_cell_forward, "tanh is missing", lambda h, args: torch.atanh(h))),
-)  # fmt: skip
+    "one step",
+    rnn_cell_forward,
+    _rnn_case,
+    (
+        with_inputs(rnn_cell_forward, "W_h is used transposed", W_h=transpose),
+        with_output(rnn_cell_forward, "tanh is missing", lambda h, args: torch.atanh(h)),
+    ),
+)
 
 
 def test_variants_diagnose_mistakes() -> None:
@@ -265,7 +272,9 @@ def test_stand_ins_are_removed_after_the_call() -> None:
         "def rnn_cell_forward(x, h_prev, W_x, W_h, b):\n    return 'mine'\n"
         "def rnn_forward(x, h0, W_x, W_h, b, return_sequences=True, return_state=False,\n"
         "                go_backwards=False):\n"
-        "    seen.append(rnn_cell_forward)\n    return None\n", namespace)  # fmt: skip
+        "    seen.append(rnn_cell_forward)\n    return None\n",
+        namespace,
+    )
     namespace["seen"] = seen = []
     mine = namespace["rnn_cell_forward"]
     with pytest.raises(CheckFailed):

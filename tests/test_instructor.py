@@ -49,20 +49,29 @@ def released(course: Course) -> dict:
 # ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("smithjohn_4242_9001_01_sequence_shapes.ipynb", ("4242", "01_sequence_shapes", "canvas")),
-    ("smithjohn_LATE_4242_9002_01_sequence_shapes-1.ipynb",
-     ("4242", "01_sequence_shapes", "canvas")),
-    ("Jane Doe_77_assignsubmission_file_/02_rnn_forward (1).ipynb",
-     ("77", "02_rnn_forward", "moodle")),
-    ("Participant 123456_assignsubmission_file_/02_rnn_forward.ipynb",
-     ("123456", "02_rnn_forward", "moodle")),
-    ("jdoe-01_sequence_shapes.ipynb", ("jdoe", "01_sequence_shapes", "file name")),
-    ("王小明/02_rnn_forward.ipynb", ("王小明", "02_rnn_forward", "file name")),
-    ("02_rnn_forward.ipynb", None),  # whose?
-    ("__MACOSX/jdoe_1_2_01_sequence_shapes.ipynb", None),
-    ("jdoe_1_2_notes.txt", None),
-])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("smithjohn_4242_9001_01_sequence_shapes.ipynb", ("4242", "01_sequence_shapes", "canvas")),
+        (
+            "smithjohn_LATE_4242_9002_01_sequence_shapes-1.ipynb",
+            ("4242", "01_sequence_shapes", "canvas"),
+        ),
+        (
+            "Jane Doe_77_assignsubmission_file_/02_rnn_forward (1).ipynb",
+            ("77", "02_rnn_forward", "moodle"),
+        ),
+        (
+            "Participant 123456_assignsubmission_file_/02_rnn_forward.ipynb",
+            ("123456", "02_rnn_forward", "moodle"),
+        ),
+        ("jdoe-01_sequence_shapes.ipynb", ("jdoe", "01_sequence_shapes", "file name")),
+        ("王小明/02_rnn_forward.ipynb", ("王小明", "02_rnn_forward", "file name")),
+        ("02_rnn_forward.ipynb", None),  # whose?
+        ("__MACOSX/jdoe_1_2_01_sequence_shapes.ipynb", None),
+        ("jdoe_1_2_notes.txt", None),
+    ],
+)
 def test_lms_file_names_map_to_students(name: str, expected: tuple | None) -> None:
     found = identify(name, ["01_sequence_shapes", "02_rnn_forward"])
     assert (found and (found.student, found.notebook, found.source)) == expected
@@ -70,8 +79,11 @@ def test_lms_file_names_map_to_students(name: str, expected: tuple | None) -> No
 
 def test_a_single_notebook_assignment_accepts_renamed_files() -> None:
     renamed = identify("smithjohn_4242_9001_Untitled (3).ipynb", ["01_sequence_shapes"])
-    assert (renamed.student, renamed.notebook, renamed.exact) == ("4242", "01_sequence_shapes",
-                                                                  False)  # fmt: skip
+    assert (renamed.student, renamed.notebook, renamed.exact) == (
+        "4242",
+        "01_sequence_shapes",
+        False,
+    )
     assert identify("smithjohn_4242_9001_Untitled.ipynb", ["a", "b"]) is None
     assert normalise_id(" Jane Doe ") == "jane-doe"
     assert normalise_id("Björn Ås") != normalise_id("Bjørn Ås")
@@ -86,16 +98,20 @@ def _zip(path: Path, members: dict[str, tuple[str, tuple]]) -> Path:
 
 def test_canvas_namesakes_and_resubmissions(tmp_path: Path) -> None:
     day = lambda d: (2026, 1, d, 0, 0, 0)  # noqa: E731
-    export = _zip(tmp_path / "canvas.zip", {
-        "smithjohn_4242_9001_01_x.ipynb": ("first", day(1)),
-        "smithjohn_LATE_4242_9007_01_x-1.ipynb": ("resubmitted", day(2)),
-        "smithjohn_4243_9002_01_x.ipynb": ("the other John Smith", day(1)),
-        "smithjohn_4243_9009_scratch.ipynb": ("a newer scratch file", day(3)),
-        "01_x.ipynb": ("nobody's", day(1)),
-        "../../evil_1_2_01_x.ipynb": ("no zip slip", day(1)),
-    })  # fmt: skip
-    result = import_submissions(export, tmp_path / "submitted", "01_x", ["01_x"],
-                                {"4243": "s-4243"})
+    export = _zip(
+        tmp_path / "canvas.zip",
+        {
+            "smithjohn_4242_9001_01_x.ipynb": ("first", day(1)),
+            "smithjohn_LATE_4242_9007_01_x-1.ipynb": ("resubmitted", day(2)),
+            "smithjohn_4243_9002_01_x.ipynb": ("the other John Smith", day(1)),
+            "smithjohn_4243_9009_scratch.ipynb": ("a newer scratch file", day(3)),
+            "01_x.ipynb": ("nobody's", day(1)),
+            "../../evil_1_2_01_x.ipynb": ("no zip slip", day(1)),
+        },
+    )
+    result = import_submissions(
+        export, tmp_path / "submitted", "01_x", ["01_x"], {"4243": "s-4243"}
+    )
     assert sorted(result.students) == ["4242", "s-4243"]
     assert (tmp_path / "submitted/4242/01_x/01_x.ipynb").read_text() == "resubmitted"
     assert (tmp_path / "submitted/s-4243/01_x/01_x.ipynb").read_text() == "the other John Smith"
@@ -111,18 +127,24 @@ def test_canvas_namesakes_and_resubmissions(tmp_path: Path) -> None:
 
 def test_moodle_namesakes_blind_marking_and_any_script(tmp_path: Path) -> None:
     when = (2026, 1, 1, 0, 0, 0)
-    export = _zip(tmp_path / "moodle.zip", {
-        "Jane Doe_77_assignsubmission_file_/01_x (1).ipynb": ("jane 77", when),
-        "Jane Doe_78_assignsubmission_file_/01_x (1).ipynb": ("jane 78", when),
-        "Björn Ås_5_assignsubmission_file_/01_x.ipynb": ("björn", when),
-        "Bjørn Ås_6_assignsubmission_file_/01_x.ipynb": ("bjørn", when),
-        "王小明_9_assignsubmission_file_/01_x.ipynb": ("xiaoming", when),
-        **{f"Participant {n}_assignsubmission_file_/01_x.ipynb": (f"p{n}", when)
-           for n in (101, 102, 103, 104)},
-    })  # fmt: skip
+    export = _zip(
+        tmp_path / "moodle.zip",
+        {
+            "Jane Doe_77_assignsubmission_file_/01_x (1).ipynb": ("jane 77", when),
+            "Jane Doe_78_assignsubmission_file_/01_x (1).ipynb": ("jane 78", when),
+            "Björn Ås_5_assignsubmission_file_/01_x.ipynb": ("björn", when),
+            "Bjørn Ås_6_assignsubmission_file_/01_x.ipynb": ("bjørn", when),
+            "王小明_9_assignsubmission_file_/01_x.ipynb": ("xiaoming", when),
+            **{
+                f"Participant {n}_assignsubmission_file_/01_x.ipynb": (f"p{n}", when)
+                for n in (101, 102, 103, 104)
+            },
+        },
+    )
     result = import_submissions(export, tmp_path / "submitted", "01_x", ["01_x"])
-    assert sorted(result.students) == sorted(["77", "78", "5", "6", "9", "101", "102", "103",
-                                              "104"])  # fmt: skip
+    assert sorted(result.students) == sorted(
+        ["77", "78", "5", "6", "9", "101", "102", "103", "104"]
+    )
     assert result.names["9"] == "王小明" and result.names["6"] == "Bjørn Ås"
     assert (tmp_path / "submitted/78/01_x/01_x.ipynb").read_text() == "jane 78"
     assert result.skipped == [] and result.unattributed == 0
@@ -135,15 +157,25 @@ def test_collect_exits_1_when_a_notebook_has_no_student(tmp_path: Path, capsys) 
     (export / "smithjohn_4242_9001_x").mkdir(parents=True)
     (export / "smithjohn_4242_9001_00_mini.ipynb").write_text("{}")
     (export / f"{ASSIGNMENT}.ipynb").write_text("{}")
-    argv = ["--course-dir", str(course.root), "--solutions", str(FIXTURES), "collect",
-            ASSIGNMENT, "--from", str(export)]  # fmt: skip
+    argv = [
+        "--course-dir",
+        str(course.root),
+        "--solutions",
+        str(FIXTURES),
+        "collect",
+        ASSIGNMENT,
+        "--from",
+        str(export),
+    ]
     assert cli.main(argv) == 1
     captured = capsys.readouterr()
     assert "imported 1 student(s)" in captured.out and "00_mini.ipynb: no student" in captured.out
     assert "1 notebook(s) could not be attributed" in captured.err
     names = (course.root / "lms" / f"{ASSIGNMENT}.csv").read_text().splitlines()
-    assert names == ["student_id,name,notebooks,source,lms_id",
-                     "4242,smithjohn,00_mini,canvas,4242"]
+    assert names == [
+        "student_id,name,notebooks,source,lms_id",
+        "4242,smithjohn,00_mini,canvas,4242",
+    ]
 
 
 def _structure(nb: dict, release: dict) -> tuple[str, list[str]]:
@@ -154,14 +186,17 @@ def _structure(nb: dict, release: dict) -> tuple[str, list[str]]:
 def test_structure_alone_decides_tampered_and_invalid(course: Course) -> None:
     release = released(course)
     assert _structure(release, release) == ("ok", [])
-    tests = [i for i, c in enumerate(release["cells"])
-             if c["metadata"].get("nbgrader", {}).get("grade")]
+    tests = [
+        i for i, c in enumerate(release["cells"]) if c["metadata"].get("nbgrader", {}).get("grade")
+    ]
     nb = copy.deepcopy(release)
     nb["cells"][tests[1]]["source"] = "pass"
     nb["cells"].append(copy.deepcopy(nb["cells"][tests[2]]))
     del nb["cells"][tests[0]]
-    assert _structure(nb, release) == ("tampered", [
-        "cell 'test_norm' edited", "cell 'test_count' duplicated", "cell 'test_square' deleted"])
+    assert _structure(nb, release) == (
+        "tampered",
+        ["cell 'test_norm' edited", "cell 'test_count' duplicated", "cell 'test_square' deleted"],
+    )
     nb = copy.deepcopy(release)
     nb["cells"][tests[0]]["metadata"]["nbgrader"]["points"] = 100
     assert _structure(nb, release)[1] == ["cell 'test_square': its grading metadata was changed"]
@@ -169,9 +204,23 @@ def test_structure_alone_decides_tampered_and_invalid(course: Course) -> None:
     nb["cells"][tests[0]], nb["cells"][tests[1]] = nb["cells"][tests[1]], nb["cells"][tests[0]]
     assert _structure(nb, release)[1] == ["protected cells were moved out of their order"]
     bonus = copy.deepcopy(release)
-    bonus["cells"].append({"cell_type": "code", "source": "1", "metadata": {"nbgrader": {
-        "grade": True, "grade_id": "bonus", "points": 10, "solution": False, "locked": True}},
-        "outputs": [], "execution_count": None})
+    bonus["cells"].append(
+        {
+            "cell_type": "code",
+            "source": "1",
+            "metadata": {
+                "nbgrader": {
+                    "grade": True,
+                    "grade_id": "bonus",
+                    "points": 10,
+                    "solution": False,
+                    "locked": True,
+                }
+            },
+            "outputs": [],
+            "execution_count": None,
+        }
+    )
     assert _structure(bonus, release)[1] == ["a cell 'bonus' with grading metadata was added"]
 
 
@@ -186,8 +235,16 @@ def test_honest_accidents_are_not_tampering(course: Course) -> None:
     twin = copy.deepcopy(nb["cells"][answer])
     twin["source"] = "def square(x):\n    return x ** 2\n"
     nb["cells"].insert(answer + 1, twin)
-    nb["cells"].insert(0, {"cell_type": "code", "source": ["x = 1\n", "y = 2\n"],
-                           "metadata": {}, "outputs": [], "execution_count": 3})
+    nb["cells"].insert(
+        0,
+        {
+            "cell_type": "code",
+            "source": ["x = 1\n", "y = 2\n"],
+            "metadata": {},
+            "outputs": [],
+            "execution_count": 3,
+        },
+    )
     for cell in nb["cells"]:
         cell.pop("id", None)
     result = normalise(json.dumps(nb).encode(), release, ASSIGNMENT)
@@ -199,23 +256,44 @@ def test_honest_accidents_are_not_tampering(course: Course) -> None:
     assert "nbgrader" not in squares[1].metadata  # only one cell carries the grade id
 
 
-@pytest.mark.parametrize(("raw", "reason"), [
-    (b"", "empty"), (b"   \n", "empty"), (b'{"cells": [ not json', "not JSON"),
-    (b"[1, 2]", "no list of cells"), (b'{"cells": [], "nbformat": 3}', "nbformat 4"),
-    (json.dumps({"cells": [{"cell_type": "code", "source": "1", "metadata": {"nbgrader": {
-        "grade_id": "other_part", "solution": True}}}], "nbformat": 4}).encode(),
-     "another assignment's notebook"),
-])  # fmt: skip
-def test_what_is_not_this_assignments_notebook_is_invalid(course: Course, raw: bytes,
-                                                          reason: str) -> None:
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"", "empty"),
+        (b"   \n", "empty"),
+        (b'{"cells": [ not json', "not JSON"),
+        (b"[1, 2]", "no list of cells"),
+        (b'{"cells": [], "nbformat": 3}', "nbformat 4"),
+        (
+            json.dumps(
+                {
+                    "cells": [
+                        {
+                            "cell_type": "code",
+                            "source": "1",
+                            "metadata": {"nbgrader": {"grade_id": "other_part", "solution": True}},
+                        }
+                    ],
+                    "nbformat": 4,
+                }
+            ).encode(),
+            "another assignment's notebook",
+        ),
+    ],
+)
+def test_what_is_not_this_assignments_notebook_is_invalid(
+    course: Course, raw: bytes, reason: str
+) -> None:
     result = normalise(raw, released(course), ASSIGNMENT)
     assert result.status == "invalid" and reason in result.reasons[0] and result.notebook is None
 
 
 def test_the_offline_mathjax_macro_fetches_nothing() -> None:
-    html = ('<html><head><script src="https://cdnjs.cloudflare.com/ajax/libs/mathjax/2.7.7/'
-            'latest.js?config=TeX"> </script>\n<script type="text/x-mathjax-config">init()'
-            '</script></head><body>$x$ <a href="https://www.mathjax.org">a link</a></body></html>')
+    html = (
+        '<html><head><script src="https://cdnjs.cloudflare.com/ajax/libs/mathjax/2.7.7/'
+        'latest.js?config=TeX"> </script>\n<script type="text/x-mathjax-config">init()'
+        '</script></head><body>$x$ <a href="https://www.mathjax.org">a link</a></body></html>'
+    )
     assert len(external_fetches(html)) == 1  # the script, not the link
     assert external_fetches('<style>@import "https://fonts/x.css";</style>')
     assert external_fetches('<link rel="stylesheet" href="//cdn.example/x.css">')
@@ -234,8 +312,10 @@ def test_cli_reports_bad_input_as_one_sentence(course: Course, capsys) -> None:
     assert "does not exist" in capsys.readouterr().err
     bad_map = course.root.parent / "map.csv"
     bad_map.write_text("name,id\njdoe,1\n")
-    assert cli.main([*root, "collect", ASSIGNMENT, "--from", str(FIXTURES),
-                     "--map", str(bad_map)]) == 2
+    assert (
+        cli.main([*root, "collect", ASSIGNMENT, "--from", str(FIXTURES), "--map", str(bad_map)])
+        == 2
+    )
     assert "key,student_id" in capsys.readouterr().err
     assert cli.main([*root, "setup", "no_such_assignment"]) == 2
     assert "no assignment 'no_such_assignment'" in capsys.readouterr().err
@@ -258,9 +338,20 @@ def test_the_exchange_round_trip_with_feedback(tmp_path: Path) -> None:
     student.mkdir()
 
     def nbgrader(*step: str) -> None:  # what a student does in JupyterHub
-        subprocess.run([sys.executable, "-m", "nbgrader", *step, ASSIGNMENT,
-                        f"--course={course.course_id}", f"--Exchange.root={exchange}"],
-                       cwd=student, check=True, capture_output=True)  # fmt: skip
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "nbgrader",
+                *step,
+                ASSIGNMENT,
+                f"--course={course.course_id}",
+                f"--Exchange.root={exchange}",
+            ],
+            cwd=student,
+            check=True,
+            capture_output=True,
+        )
 
     nbgrader("fetch_assignment")
     nbgrader("submit")
@@ -275,8 +366,10 @@ def test_the_exchange_round_trip_with_feedback(tmp_path: Path) -> None:
     nbgrader("fetch_feedback")
     fetched = list((student / ASSIGNMENT / "feedback").glob(f"*/{ASSIGNMENT}.html"))
     assert len(fetched) == 1
-    assert fetched[0].read_text() == next(
-        (course.root / "feedback" / me / ASSIGNMENT).glob("*.html")).read_text()
+    assert (
+        fetched[0].read_text()
+        == next((course.root / "feedback" / me / ASSIGNMENT).glob("*.html")).read_text()
+    )
 
 
 def test_a_missing_bubblewrap_is_one_clear_sentence(monkeypatch, tmp_path: Path) -> None:
@@ -291,10 +384,14 @@ def test_the_sandbox_is_an_allowlist(tmp_path: Path) -> None:
     if not HAS_BWRAP:
         pytest.skip("bubblewrap missing: make system-deps")
     cmd = bwrap_command(tmp_path / "job", tmp_path / "pkg", tmp_path / "etc", ["python"])
-    binds = [(cmd[i], cmd[i + 1], cmd[i + 2]) for i, arg in enumerate(cmd)
-             if arg in ("--bind", "--ro-bind", "--dev-bind")]
-    assert [b for b in binds if b[0] == "--bind"] == [("--bind", str(tmp_path / "job"),
-                                                       "/home/student")]
+    binds = [
+        (cmd[i], cmd[i + 1], cmd[i + 2])
+        for i, arg in enumerate(cmd)
+        if arg in ("--bind", "--ro-bind", "--dev-bind")
+    ]
+    assert [b for b in binds if b[0] == "--bind"] == [
+        ("--bind", str(tmp_path / "job"), "/home/student")
+    ]
     sources = {source for _, source, _ in binds}
     assert "/" not in sources and "/etc" not in sources and "/home" not in sources
     assert not any(s.startswith(("/usr/local", "/srv", "/var", "/run")) for s in sources)
@@ -305,6 +402,7 @@ def test_the_sandbox_is_an_allowlist(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------------
 # Slow: real sandboxes
 # ------------------------------------------------------------------------------------------
+
 
 def _kill_when(process: subprocess.Popen, folder: Path, records: int, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
@@ -326,24 +424,42 @@ def test_synthetic_class_every_status_and_score_even_after_a_crash(course: Cours
 
     # A first run killed hard (like a power cut) after a few students...
     first = subprocess.Popen(
-        [sys.executable, "-m", "course_lib.instructor.cli", "--course-dir", str(course.root),
-         "--solutions", str(FIXTURES), "autograde", ASSIGNMENT, "--time-limit", "8"],
-        start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "course_lib.instructor.cli",
+            "--course-dir",
+            str(course.root),
+            "--solutions",
+            str(FIXTURES),
+            "autograde",
+            ASSIGNMENT,
+            "--time-limit",
+            "8",
+        ],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     records = course.root / "grading" / ASSIGNMENT
     _kill_when(first, records, 3, timeout_s=180)
     done_before = {p.name: p.stat().st_mtime_ns for p in records.glob("*.json")}
     assert 0 < len(done_before) < len(kinds)
 
     # ...and a rerun finishes the class without regrading what was recorded.
-    result = autograde(course, ASSIGNMENT, limits=Limits(wall_s=8), progress=False,
-                       students=list(kinds))
-    assert {p.name: p.stat().st_mtime_ns for p in records.glob("*.json")
-            if p.name in done_before} == done_before
+    result = autograde(
+        course, ASSIGNMENT, limits=Limits(wall_s=8), progress=False, students=list(kinds)
+    )
+    assert {
+        p.name: p.stat().st_mtime_ns for p in records.glob("*.json") if p.name in done_before
+    } == done_before
     got = {r.student: r for r in result}
     assert sorted(got) == sorted(kinds)
     for student, want in expected.items():
         assert (got[student].status, got[student].score) == (want.status, want.score), (
-            student, got[student])
+            student,
+            got[student],
+        )
     by_kind = {kind: got[student] for student, kind in kinds.items()}
     assert by_kind["hanging"].reason.endswith("time limit of 8 s")
     assert "SIGSEGV" in by_kind["segfault"].reason
@@ -362,8 +478,9 @@ def test_synthetic_class_every_status_and_score_even_after_a_crash(course: Cours
     for student, want in expected.items():
         assert rows[student]["status"] == want.status
         assert sum(float(rows[student][p]) for p in parts) == want.score
-    per_part = {kind: [rows[student][f"{p} status"] for p in parts]
-                for student, kind in kinds.items()}
+    per_part = {
+        kind: [rows[student][f"{p} status"] for p in parts] for student, kind in kinds.items()
+    }
     assert per_part["correct"] == ["passed"] * 3
     assert per_part["blank"] == ["failed"] * 3
     assert per_part["hanging"] == ["passed", "passed", "not run"]  # the last answer hangs
@@ -390,21 +507,30 @@ def feedback_pages(course: Course) -> dict[str, Path]:
         pytest.skip("no local MathJax 3 to inline: make mathjax")
     kinds = {"fb-correct": "correct", "fb-blank": "blank"}
     demo.make_submissions(course, ASSIGNMENT, kinds)
-    autograde(course, ASSIGNMENT, limits=Limits(wall_s=20), students=list(kinds),
-              force=True, progress=False)
+    autograde(
+        course,
+        ASSIGNMENT,
+        limits=Limits(wall_s=20),
+        students=list(kinds),
+        force=True,
+        progress=False,
+    )
     root = ["--course-dir", str(course.root), "--solutions", str(FIXTURES)]
     assert cli.main([*root, "feedback", ASSIGNMENT]) == 0
-    return {kind: course.root / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html"
-            for student, kind in kinds.items()}
+    return {
+        kind: course.root / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html"
+        for student, kind in kinds.items()
+    }
 
 
 @pytest.mark.slow
 def test_feedback_hides_hidden_tests_and_loads_nothing_from_outside(
-        feedback_pages: dict[str, Path]) -> None:
+    feedback_pages: dict[str, Path],
+) -> None:
     for page in feedback_pages.values():
         html = page.read_text()
         assert "HIDDEN TESTS" not in html and "negative numbers" not in html
-        assert "count_params</span><span class=\"p\">(</span><span class=\"mi\">1" not in html
+        assert 'count_params</span><span class="p">(</span><span class="mi">1' not in html
         assert external_fetches(html) == []
         assert "window.MathJax" in html
     assert "NotImplementedError" in feedback_pages["blank"].read_text()  # failures explained

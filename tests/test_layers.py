@@ -34,8 +34,9 @@ def max_err(a: torch.Tensor, b: torch.Tensor) -> float:
 @pytest.mark.parametrize("batch_first", [True, False])
 def test_matches_torch(kind, num_layers, bidirectional, batch_first, rng) -> None:
     torch.manual_seed(num_layers)
-    m = TORCH[kind](D, H, num_layers=num_layers, bidirectional=bidirectional,
-                    batch_first=batch_first).double()  # fmt: skip
+    m = TORCH[kind](
+        D, H, num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first
+    ).double()
     layer = from_torch(m, return_state=True)
     x = randn(B, T, D, gen=rng)  # the course layout; torch's is (T, B, D) unless batch_first
     n = num_layers * (2 if bidirectional else 1)
@@ -180,9 +181,17 @@ def test_peephole_layer_matches_the_function(rng: torch.Generator) -> None:
     x = randn(B, T, D, gen=rng)
     out, h_n, c_n = layer(x)
     ref, h_T, c_T = peephole_lstm_forward(
-        x, None, None, w["W_x"], w["W_h"], w["b_x"] + w["b_h"], w["p_i"], w["p_f"], w["p_o"],
+        x,
+        None,
+        None,
+        w["W_x"],
+        w["W_h"],
+        w["b_x"] + w["b_h"],
+        w["p_i"],
+        w["p_f"],
+        w["p_o"],
         return_state=True,
-    )  # fmt: skip
+    )
     assert max_err(out, ref) <= TOL and max_err(h_n[0], h_T) <= TOL and max_err(c_n[0], c_T) <= TOL
 
 

@@ -53,8 +53,11 @@ def max_err(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def lstm_weights(gen: torch.Generator, grad: bool = True) -> dict[str, torch.Tensor]:
-    return {"W_x": randn(D, 4 * H, gen=gen, grad=grad), "W_h": randn(H, 4 * H, gen=gen, grad=grad),
-            "b": randn(4 * H, gen=gen, grad=grad)}  # fmt: skip
+    return {
+        "W_x": randn(D, 4 * H, gen=gen, grad=grad),
+        "W_h": randn(H, 4 * H, gen=gen, grad=grad),
+        "b": randn(4 * H, gen=gen, grad=grad),
+    }
 
 
 def autograd_lstm(x, h0, c0, W_x, W_h, b, lengths=None):
@@ -62,8 +65,11 @@ def autograd_lstm(x, h0, c0, W_x, W_h, b, lengths=None):
     h, c, outputs = h0, c0, []
     for t in range(x.shape[1]):
         step = lstm_cell_forward(x[:, t], h, c, W_x, W_h, b)
-        keep = torch.ones(x.shape[0], 1, dtype=torch.bool) if lengths is None else (
-            torch.as_tensor(lengths)[:, None] > t)  # fmt: skip
+        keep = (
+            torch.ones(x.shape[0], 1, dtype=torch.bool)
+            if lengths is None
+            else (torch.as_tensor(lengths)[:, None] > t)
+        )
         h, c = torch.where(keep, step.h, h), torch.where(keep, step.c, c)
         outputs.append(torch.where(keep, step.h, 0.0))
     return torch.stack(outputs, 1)
@@ -76,8 +82,12 @@ def autograd_lstm(x, h0, c0, W_x, W_h, b, lengths=None):
 @pytest.mark.parametrize("run", [lstm_forward, autograd_lstm], ids=["course", "autograd"])
 def test_lstm_backward_refuses_inputs_edited_in_place(edited: str, run, rng) -> None:
     """Editing an input between forward and backward is caught as autograd catches it."""
-    inputs = {"x": randn(B, T, D, gen=rng, grad=True), "h0": randn(B, H, gen=rng, grad=True),
-              "c0": randn(B, H, gen=rng, grad=True), **lstm_weights(rng)}  # fmt: skip
+    inputs = {
+        "x": randn(B, T, D, gen=rng, grad=True),
+        "h0": randn(B, H, gen=rng, grad=True),
+        "c0": randn(B, H, gen=rng, grad=True),
+        **lstm_weights(rng),
+    }
     out = run(*inputs.values())
     with torch.no_grad():
         inputs[edited].add_(1.0)  # e.g. an optimizer step taken before backward()
@@ -99,8 +109,11 @@ def test_lstm_layer_backward_refuses_a_state_edited_in_place(edited: int, rng) -
 @pytest.mark.parametrize("lengths", [None, [4, 1, 3]])
 def test_lstm_second_derivatives_match_autograd(lengths, rng) -> None:
     """A gradient penalty, ``‖∂L/∂(W_x, W_h)‖²``, differentiated again, against plain autograd."""
-    x, h0, c0 = randn(B, T, D, gen=rng, grad=True), randn(B, H, gen=rng, grad=True), randn(
-        B, H, gen=rng, grad=True)  # fmt: skip
+    x, h0, c0 = (
+        randn(B, T, D, gen=rng, grad=True),
+        randn(B, H, gen=rng, grad=True),
+        randn(B, H, gen=rng, grad=True),
+    )
     w = lstm_weights(rng)
     leaves = [x, h0, c0, *w.values()]
     results = []
@@ -115,8 +128,11 @@ def test_lstm_second_derivatives_match_autograd(lengths, rng) -> None:
 
 def test_lstm_gradgradcheck(rng) -> None:
     """Second derivatives against centred differences of the first (small sizes, float64)."""
-    x, h0, c0 = randn(2, 3, 2, gen=rng, grad=True), randn(2, 2, gen=rng, grad=True), randn(
-        2, 2, gen=rng, grad=True)  # fmt: skip
+    x, h0, c0 = (
+        randn(2, 3, 2, gen=rng, grad=True),
+        randn(2, 2, gen=rng, grad=True),
+        randn(2, 2, gen=rng, grad=True),
+    )
     W_x, W_h, b = (randn(*s, gen=rng, grad=True) for s in [(2, 8), (2, 8), (8,)])
 
     def run(*args: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -128,8 +144,11 @@ def test_lstm_gradgradcheck(rng) -> None:
 
 
 def test_lstm_scan_gradgradcheck_with_dropout_padding_and_a_constant_state(rng) -> None:
-    a_x, c0, W_h = randn(3, 2, 8, gen=rng, grad=True), randn(2, 2, gen=rng, grad=True), randn(
-        2, 8, gen=rng, grad=True)  # fmt: skip
+    a_x, c0, W_h = (
+        randn(3, 2, 8, gen=rng, grad=True),
+        randn(2, 2, gen=rng, grad=True),
+        randn(2, 8, gen=rng, grad=True),
+    )
     h0 = randn(2, 2, gen=rng)  # needs no gradient: only the others get one
     mask = (torch.rand(2, 2, generator=rng, dtype=torch.float64) < 0.6) / 0.6
     valid = torch.tensor([[True, True, True], [True, False, False]])
@@ -253,8 +272,9 @@ def test_a_row_of_length_0_outputs_zeros_and_keeps_its_state(kind, go_backwards,
     options = {"return_state": True, "go_backwards": go_backwards, "lengths": lengths}
     seed = int(torch.randint(0, 2**31, (), generator=rng))
     outputs, *states = _run(kind, x, h0, c0, torch.Generator().manual_seed(seed), **options)
-    last, *same_states = _run(kind, x, h0, c0, torch.Generator().manual_seed(seed),
-                              return_sequences=False, **options)  # fmt: skip
+    last, *same_states = _run(
+        kind, x, h0, c0, torch.Generator().manual_seed(seed), return_sequences=False, **options
+    )
     assert torch.equal(outputs[1], torch.zeros(T, H, **F64))
     assert torch.equal(last[1], torch.zeros(H, **F64))
     assert torch.equal(states[0][1], h0[1])
@@ -302,8 +322,12 @@ def test_bool_lengths_are_refused_everywhere(lengths, rng) -> None:
 def test_integer_lengths_of_every_kind_still_work(rng) -> None:
     x, W_x, W_h = randn(B, T, D, gen=rng), randn(D, H, gen=rng), randn(H, H, gen=rng)
     expected = rnn_forward(x, None, W_x, W_h, lengths=torch.tensor([4, 1, 2]))
-    for lengths in ([4, 1, 2], np.array([4, 1, 2], dtype=np.int32), torch.tensor([4, 1, 2],
-                    dtype=torch.int32), (np.int64(4), 1, 2)):  # fmt: skip
+    for lengths in (
+        [4, 1, 2],
+        np.array([4, 1, 2], dtype=np.int32),
+        torch.tensor([4, 1, 2], dtype=torch.int32),
+        (np.int64(4), 1, 2),
+    ):
         out = rnn_forward(x, None, W_x, W_h, lengths=lengths)  # numpy lengths: numpy out
         assert torch.equal(torch.as_tensor(out), expected)
 
@@ -313,9 +337,14 @@ def test_integer_lengths_of_every_kind_still_work(rng) -> None:
 
 @pytest.mark.parametrize(
     ("layer_type", "kind", "options"),
-    [(RNN, "rnn", {}), (LSTM, "lstm", {}), (GRU, "gru", {}),
-     (GRU, "gru", {"reset_after": False}), (PeepholeLSTM, "peephole_lstm", {})],
-)  # fmt: skip
+    [
+        (RNN, "rnn", {}),
+        (LSTM, "lstm", {}),
+        (GRU, "gru", {}),
+        (GRU, "gru", {"reset_after": False}),
+        (PeepholeLSTM, "peephole_lstm", {}),
+    ],
+)
 @pytest.mark.parametrize("num_layers", [1, 2])
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("bias", [False, True])

@@ -54,15 +54,29 @@ def _cli(course: Course, *argv: str) -> int:
     return cli.main(["--course-dir", str(course.root), "--solutions", str(FIXTURES), *argv])
 
 
-def _graded(course: Course, student: str, points: tuple[float, float, float],
-            tampered: bool = False) -> None:  # fmt: skip
+def _graded(
+    course: Course, student: str, points: tuple[float, float, float], tampered: bool = False
+) -> None:
     """A record as `course autograde` writes it (a tampered one: its points withheld)."""
     parts = {p: [0.0 if tampered else s, 2.0] for p, s in zip(PARTS, points, strict=True)}
-    status = {p: "tampered" if tampered else "passed" if s == 2 else "partial"
-              for p, s in zip(PARTS, points, strict=True)}
-    save_record(course, Record(student, ASSIGNMENT, "tampered" if tampered else "ok",
-                               sum(s for s, _ in parts.values()), 6.0, sum(points), parts, status,
-                               reason="cell 'test_norm' edited" if tampered else ""))
+    status = {
+        p: "tampered" if tampered else "passed" if s == 2 else "partial"
+        for p, s in zip(PARTS, points, strict=True)
+    }
+    save_record(
+        course,
+        Record(
+            student,
+            ASSIGNMENT,
+            "tampered" if tampered else "ok",
+            sum(s for s, _ in parts.values()),
+            6.0,
+            sum(points),
+            parts,
+            status,
+            reason="cell 'test_norm' edited" if tampered else "",
+        ),
+    )
 
 
 def _add_to_gradebook(course: Course, *students: str) -> None:
@@ -77,13 +91,16 @@ def _canvas_class(course: Course, tmp_path: Path) -> None:
     """Two John Smiths (4242, 4243: tampered), a late resubmission graded 4.5, one not graded
     yet, a student collected outside any LMS, and a Canvas student of another assignment who
     did not submit this one."""
-    export = _zip(tmp_path / "submissions.zip", [
-        "smithjohn_4242_9001_00_mini.ipynb",
-        "smithjohn_4243_9002_00_mini.ipynb",
-        "müllerjörg_4245_9003_00_mini.ipynb",
-        "müllerjörg_LATE_4245_9010_00_mini-1.ipynb",
-        "leeann_4244_9004_00_mini.ipynb",
-    ])  # fmt: skip
+    export = _zip(
+        tmp_path / "submissions.zip",
+        [
+            "smithjohn_4242_9001_00_mini.ipynb",
+            "smithjohn_4243_9002_00_mini.ipynb",
+            "müllerjörg_4245_9003_00_mini.ipynb",
+            "müllerjörg_LATE_4245_9010_00_mini-1.ipynb",
+            "leeann_4244_9004_00_mini.ipynb",
+        ],
+    )
     assert _cli(course, "collect", ASSIGNMENT, "--from", str(export)) == 0
     _graded(course, "4242", (2, 2, 2))
     _graded(course, "4243", (2, 2, 1), tampered=True)
@@ -99,13 +116,16 @@ def _moodle_class(course: Course, tmp_path: Path) -> None:
     """Two John Smiths (77, 78), names in other scripts (5: Björn Ås, 9: 王小明, tampered), a
     blind-marked submission not graded yet, and a Moodle student of another assignment who did
     not submit this one."""
-    export = _zip(tmp_path / "moodle.zip", [
-        "John Smith_77_assignsubmission_file_/00_mini.ipynb",
-        "John Smith_78_assignsubmission_file_/00_mini (1).ipynb",
-        "Björn Ås_5_assignsubmission_file_/00_mini.ipynb",
-        "王小明_9_assignsubmission_file_/00_mini.ipynb",
-        "Participant 123456_assignsubmission_file_/00_mini.ipynb",
-    ])  # fmt: skip
+    export = _zip(
+        tmp_path / "moodle.zip",
+        [
+            "John Smith_77_assignsubmission_file_/00_mini.ipynb",
+            "John Smith_78_assignsubmission_file_/00_mini (1).ipynb",
+            "Björn Ås_5_assignsubmission_file_/00_mini.ipynb",
+            "王小明_9_assignsubmission_file_/00_mini.ipynb",
+            "Participant 123456_assignsubmission_file_/00_mini.ipynb",
+        ],
+    )
     assert _cli(course, "collect", ASSIGNMENT, "--from", str(export)) == 0
     _graded(course, "77", (2, 1, 0))
     _graded(course, "78", (1, 1, 0))
@@ -121,9 +141,14 @@ def _read(path: Path, encoding: str) -> list[list[str]]:
 
 
 def test_collect_records_each_students_lms_and_id(course: Course, tmp_path: Path) -> None:
-    export = _zip(tmp_path / "canvas.zip", ["smithjohn_4242_9001_00_mini.ipynb",
-                                            "smithjohn_4243_9002_00_mini.ipynb",
-                                            "jdoe-00_mini.ipynb"])  # fmt: skip
+    export = _zip(
+        tmp_path / "canvas.zip",
+        [
+            "smithjohn_4242_9001_00_mini.ipynb",
+            "smithjohn_4243_9002_00_mini.ipynb",
+            "jdoe-00_mini.ipynb",
+        ],
+    )
     students = tmp_path / "students.csv"
     students.write_text("key,student_id\n4243,s-4243\n")
     assert _cli(course, "collect", ASSIGNMENT, "--from", str(export), "--map", str(students)) == 0
@@ -140,8 +165,9 @@ def test_collect_records_each_students_lms_and_id(course: Course, tmp_path: Path
     assert (old["4242"].name, old["4242"].source, old["4242"].lms_id) == ("smithjohn", "", "")
 
 
-def test_canvas_gradebook_import_through_the_cli(course: Course, tmp_path: Path,
-                                                 capsys: pytest.CaptureFixture) -> None:
+def test_canvas_gradebook_import_through_the_cli(
+    course: Course, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     _canvas_class(course, tmp_path)
     capsys.readouterr()
     assert _cli(course, "grades", ASSIGNMENT) == 0
@@ -190,18 +216,34 @@ def test_moodle_grading_worksheet(course: Course, tmp_path: Path) -> None:
     raw = worksheet.read_bytes()
     assert raw.startswith(BOM) and not raw.startswith(BOM * 2)
     header, *students = _read(worksheet, "utf-8-sig")
-    assert header == ["Identifier", "Full name", "Status", "Grade", "Maximum Grade",
-                      "Last modified (grade)"]  # fmt: skip
+    assert header == [
+        "Identifier",
+        "Full name",
+        "Status",
+        "Grade",
+        "Maximum Grade",
+        "Last modified (grade)",
+    ]
     assert "Feedback comments" not in header  # an empty one would erase Moodle's comments
     assert all(len(row) == len(header) for row in students)
     by_id = {row[0]: row for row in students}
-    assert sorted(by_id) == ["Participant 123456", "Participant 5", "Participant 77",
-                             "Participant 78", "Participant 79", "Participant 9"]  # fmt: skip
+    assert sorted(by_id) == [
+        "Participant 123456",
+        "Participant 5",
+        "Participant 77",
+        "Participant 78",
+        "Participant 79",
+        "Participant 9",
+    ]
     grade = {ident: row[3] for ident, row in by_id.items()}
-    assert grade == {"Participant 77": "3", "Participant 78": "2", "Participant 5": "6",
-                     "Participant 9": "0",  # tampered, not cleared
-                     "Participant 123456": "",  # blind marking, not graded yet: Moodle skips it
-                     "Participant 79": ""}  # no submission: empty, never 0  # fmt: skip
+    assert grade == {
+        "Participant 77": "3",
+        "Participant 78": "2",
+        "Participant 5": "6",
+        "Participant 9": "0",  # tampered, not cleared
+        "Participant 123456": "",  # blind marking, not graded yet: Moodle skips it
+        "Participant 79": "",
+    }  # no submission: empty, never 0
     assert by_id["Participant 77"][1] == by_id["Participant 78"][1] == "John Smith"
     assert by_id["Participant 5"][1] == "Björn Ås" and by_id["Participant 9"][1] == "王小明"
     assert by_id["Participant 123456"][1] == "Participant 123456"
@@ -224,25 +266,30 @@ def test_no_grade_from_a_failed_grader_and_no_shared_ids(course: Course, tmp_pat
     given one Canvas id (a map mistake) are both left out rather than one overwriting the other;
     a student with no grade gives way to the one with a grade under the same id."""
     _canvas_class(course, tmp_path)
-    save_record(course, Record("4244", ASSIGNMENT, "error", 0.0, 6.0, reason="OSError('disk')",
-                               grader_failed=True))  # fmt: skip
+    save_record(
+        course,
+        Record("4244", ASSIGNMENT, "error", 0.0, 6.0, reason="OSError('disk')", grader_failed=True),
+    )
     listed = course.root / "lms" / f"{ASSIGNMENT}.csv"
-    text = listed.read_text(encoding="utf-8").replace("4243,smithjohn,00_mini,canvas,4243",
-                                                      "4243,smithjohn,00_mini,canvas,4242")
+    text = listed.read_text(encoding="utf-8").replace(
+        "4243,smithjohn,00_mini,canvas,4243", "4243,smithjohn,00_mini,canvas,4242"
+    )
     listed.write_text(text, encoding="utf-8")  # as if the map had sent 4243's files elsewhere
     other = course.root / "lms" / "99_other.csv"
     other.write_text(other.read_text() + "jmuller,müllerjörg,99_other,canvas,4245\n")
     _add_to_gradebook(course, "jmuller")
     rows = grade_rows(course, ASSIGNMENT)
-    exports = write_lms_files(course, ASSIGNMENT, rows, write_grades(course, ASSIGNMENT, None,
-                                                                     rows))  # fmt: skip
+    exports = write_lms_files(
+        course, ASSIGNMENT, rows, write_grades(course, ASSIGNMENT, None, rows)
+    )
     (canvas,) = exports.files
     header, points, *students = _read(canvas.path, "utf-8")
     assert students == [["müllerjörg", "4245", "", "", "", "4.5"]]
     left_out = dict(canvas.left_out)
     assert left_out["4244"].startswith("the grader failed on it: run `course autograde` again")
-    assert left_out["4242"] == ("Canvas id 4242 is also 4243's: fix the --map of `course "
-                                "collect`, then run this again")
+    assert left_out["4242"] == (
+        "Canvas id 4242 is also 4243's: fix the --map of `course collect`, then run this again"
+    )
     assert left_out["4243"].startswith("Canvas id 4242 is also 4242's: fix the --map")
     assert left_out["jmuller"] == "Canvas id 4245 is also 4245's"  # no grade: gives way
     assert sorted(left_out) == ["4242", "4243", "4244", "4250", "jmuller"]
@@ -251,23 +298,29 @@ def test_no_grade_from_a_failed_grader_and_no_shared_ids(course: Course, tmp_pat
 def test_a_list_from_before_sources_is_named_not_guessed(course: Course, tmp_path: Path) -> None:
     _moodle_class(course, tmp_path)
     listed = course.root / "lms" / f"{ASSIGNMENT}.csv"
-    old = ["student_id,name,notebooks"] + [",".join(line.split(",")[:3]) for line in
-                                           listed.read_text(encoding="utf-8").splitlines()[1:]]
+    old = ["student_id,name,notebooks"] + [
+        ",".join(line.split(",")[:3])
+        for line in listed.read_text(encoding="utf-8").splitlines()[1:]
+    ]
     listed.write_text("\n".join(old) + "\n", encoding="utf-8")
     rows = grade_rows(course, ASSIGNMENT)
     exports = write_lms_files(course, ASSIGNMENT, rows, tmp_path / "g.csv", now=NOW)
     (moodle,) = exports.files  # only 79, from the other assignment's (new) list
     assert [row[0] for row in _read(moodle.path, "utf-8-sig")[1:]] == ["Participant 79"]
     elsewhere = dict(exports.elsewhere)
-    assert elsewhere["77"] == ("listed before `course collect` kept the LMS: run `course collect "
-                               f"{ASSIGNMENT} --from EXPORT` again")
+    assert elsewhere["77"] == (
+        "listed before `course collect` kept the LMS: run `course collect "
+        f"{ASSIGNMENT} --from EXPORT` again"
+    )
 
 
-def test_no_lms_no_extra_files_and_the_same_output(course: Course,
-                                                   capsys: pytest.CaptureFixture) -> None:
+def test_no_lms_no_extra_files_and_the_same_output(
+    course: Course, capsys: pytest.CaptureFixture
+) -> None:
     (course.root / "submitted" / "ada" / ASSIGNMENT).mkdir(parents=True)
     _graded(course, "ada", (2, 2, 2))
     assert _cli(course, "grades", ASSIGNMENT) == 0
-    assert capsys.readouterr().out.splitlines() == [str(course.root / "grades" /
-                                                        f"{ASSIGNMENT}.csv")]  # fmt: skip
+    assert capsys.readouterr().out.splitlines() == [
+        str(course.root / "grades" / f"{ASSIGNMENT}.csv")
+    ]
     assert sorted(p.name for p in (course.root / "grades").iterdir()) == [f"{ASSIGNMENT}.csv"]

@@ -50,8 +50,13 @@ def test_an_unwritable_gradebook_stops_before_any_record(course: Course, monkeyp
     keep_or_save(course, _record("ok", 3.0))
     before = (course.root / "grading" / ASSIGNMENT / "ada.json").read_bytes()
     real_access = grading.os.access
-    monkeypatch.setattr(grading.os, "access", lambda path, mode: False if Path(path) ==
-                        course.gradebook_path else real_access(path, mode))  # fmt: skip
+    monkeypatch.setattr(
+        grading.os,
+        "access",
+        lambda path, mode: (
+            False if Path(path) == course.gradebook_path else real_access(path, mode)
+        ),
+    )
     with pytest.raises(CourseError, match="gradebook.db is not writable, so grades could not"):
         grading.autograde(course, ASSIGNMENT, progress=False)
     assert (course.root / "grading" / ASSIGNMENT / "ada.json").read_bytes() == before
@@ -69,9 +74,12 @@ def test_workers_default_to_the_usable_cores() -> None:
 
 
 def test_nbgrader_failures_are_one_sentence_and_a_log(tmp_path: Path) -> None:
-    result = {"success": False, "log": "[INFO] starting\n",
-              "error": "Traceback (most recent call last):\n  File \"x.py\", line 3\n    boom()\n"
-                       "ValueError: the notebook is not valid"}  # fmt: skip
+    result = {
+        "success": False,
+        "log": "[INFO] starting\n",
+        "error": 'Traceback (most recent call last):\n  File "x.py", line 3\n    boom()\n'
+        "ValueError: the notebook is not valid",
+    }
     with pytest.raises(CourseError) as caught:
         check(result, "collect 00_mini", tmp_path / "logs")
     message = str(caught.value)
@@ -82,32 +90,46 @@ def test_nbgrader_failures_are_one_sentence_and_a_log(tmp_path: Path) -> None:
 
 
 def test_global_options_go_anywhere(course: Course, capsys) -> None:
-    after = ["grades", "no_such_assignment", "--course-dir", str(course.root),
-             "--solutions", str(FIXTURES)]  # fmt: skip
+    after = [
+        "grades",
+        "no_such_assignment",
+        "--course-dir",
+        str(course.root),
+        "--solutions",
+        str(FIXTURES),
+    ]
     assert cli.main(after) == 2
     assert "no_such_assignment" in capsys.readouterr().err
-    before = ["--course-dir", str(course.root), "--solutions", str(FIXTURES), "grades",
-              ASSIGNMENT]  # fmt: skip
+    before = ["--course-dir", str(course.root), "--solutions", str(FIXTURES), "grades", ASSIGNMENT]
     assert cli.main(before) == 0  # the options before the command are not reset by it
 
 
-def test_collecting_from_a_missing_exchange_is_one_sentence(course: Course, capsys,
-                                                           tmp_path: Path) -> None:  # fmt: skip
-    argv = ["collect", ASSIGNMENT, "--course-dir", str(course.root), "--solutions",
-            str(FIXTURES), "--exchange", str(tmp_path / "nowhere")]  # fmt: skip
+def test_collecting_from_a_missing_exchange_is_one_sentence(
+    course: Course, capsys, tmp_path: Path
+) -> None:
+    argv = [
+        "collect",
+        ASSIGNMENT,
+        "--course-dir",
+        str(course.root),
+        "--solutions",
+        str(FIXTURES),
+        "--exchange",
+        str(tmp_path / "nowhere"),
+    ]
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert "no submissions to collect" in err and "course release" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
-def test_autograde_exits_1_when_a_submission_could_not_be_graded(course: Course, capsys,
-                                                                 monkeypatch) -> None:  # fmt: skip
+def test_autograde_exits_1_when_a_submission_could_not_be_graded(
+    course: Course, capsys, monkeypatch
+) -> None:
     failed = _record("error", failed=True)
     failed.reason = "the grader failed on this submission: OSError('disk')"
     monkeypatch.setattr(grading, "autograde", lambda *a, **k: [failed, _record("ok", 3.0)])
-    argv = ["autograde", ASSIGNMENT, "--course-dir", str(course.root), "--solutions",
-            str(FIXTURES)]  # fmt: skip
+    argv = ["autograde", ASSIGNMENT, "--course-dir", str(course.root), "--solutions", str(FIXTURES)]
     assert cli.main(argv) == 1
     captured = capsys.readouterr()
     assert "ada: error: the grader failed" in captured.out
@@ -122,8 +144,7 @@ def test_the_exchange_is_the_one_students_nbgrader_uses(tmp_path: Path, monkeypa
     system, user = tmp_path / "etc-jupyter", tmp_path / "home-jupyter"
     for folder in (system, user):
         folder.mkdir()
-    monkeypatch.setattr(jupyter_core.paths, "jupyter_config_path", lambda: [str(user),
-                                                                            str(system)])
+    monkeypatch.setattr(jupyter_core.paths, "jupyter_config_path", lambda: [str(user), str(system)])
     course = Course(tmp_path / "course", solutions=FIXTURES)
     assert course.exchange_root == course_module.NBGRADER_EXCHANGE  # nbgrader's own default
     (system / "nbgrader_config.py").write_text(f"c.Exchange.root = '{tmp_path / 'hub'}'\n")
@@ -136,12 +157,24 @@ def test_the_exchange_is_the_one_students_nbgrader_uses(tmp_path: Path, monkeypa
     assert explicit.exchange_root == tmp_path / "given"
 
 
-def test_an_exchange_no_one_can_write_is_one_sentence(course: Course, capsys,
-                                                      tmp_path: Path) -> None:
+def test_an_exchange_no_one_can_write_is_one_sentence(
+    course: Course, capsys, tmp_path: Path
+) -> None:
     blocked = tmp_path / "blocked"
     blocked.write_text("a file where the exchange's parent folder should be")
-    assert cli.main(["--course-dir", str(course.root), "release", ASSIGNMENT, "--exchange",
-                     str(blocked / "exchange")]) == 2  # fmt: skip
+    assert (
+        cli.main(
+            [
+                "--course-dir",
+                str(course.root),
+                "release",
+                ASSIGNMENT,
+                "--exchange",
+                str(blocked / "exchange"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "cannot write to the exchange" in err and "chmod 1777" in err
     assert len(err.strip().splitlines()) == 1
@@ -157,8 +190,9 @@ def test_the_time_limit_comes_from_the_solutions_run_time(course: Course, capsys
     measured = grading.measured_solution(course, ASSIGNMENT)
     assert measured["score"] == measured["max_score"] > 0 and measured["seconds"] > 0
     limit, why = grading.solution_time_limit(course, ASSIGNMENT)
-    assert limit == max(grading.MIN_TIME_LIMIT_S, -(-grading.SOLUTION_FACTOR
-                                                    * measured["seconds"] // 1))  # fmt: skip
+    assert limit == max(
+        grading.MIN_TIME_LIMIT_S, -(-grading.SOLUTION_FACTOR * measured["seconds"] // 1)
+    )
     assert why in out and f"{measured['seconds']:.1f} s" in why
     # a broken solution (its last answer wrong) stops grading before any student is graded
     source = course.root / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
@@ -171,8 +205,9 @@ def test_the_time_limit_comes_from_the_solutions_run_time(course: Course, capsys
 
 
 @pytest.mark.parametrize("project_config", ["the project's", "none (a non-editable install)"])
-def test_only_the_notebook_of_a_solution_reaches_students(tmp_path: Path, monkeypatch,
-                                                           project_config: str) -> None:
+def test_only_the_notebook_of_a_solution_reaches_students(
+    tmp_path: Path, monkeypatch, project_config: str
+) -> None:
     from course_lib.instructor import course as course_module
 
     solutions = tmp_path / "solutions"
@@ -186,18 +221,21 @@ def test_only_the_notebook_of_a_solution_reaches_students(tmp_path: Path, monkey
     course = Course(tmp_path / "course", solutions=solutions)
     course.setup([ASSIGNMENT])
     for folder in ("source", "release"):
-        shipped = sorted(p.relative_to(course.root / folder / ASSIGNMENT).as_posix()
-                         for p in (course.root / folder / ASSIGNMENT).rglob("*"))
+        shipped = sorted(
+            p.relative_to(course.root / folder / ASSIGNMENT).as_posix()
+            for p in (course.root / folder / ASSIGNMENT).rglob("*")
+        )
         assert shipped == [f"{ASSIGNMENT}.ipynb"], (folder, shipped)
 
 
-def test_the_class_config_is_read_by_every_command(course: Course, tmp_path: Path,
-                                                    capsys) -> None:
+def test_the_class_config_is_read_by_every_command(course: Course, tmp_path: Path, capsys) -> None:
     config = course.root / "nbgrader_config.py"
     assert course.course_id == "unrolled" and course.cell_timeout_s == 60  # from the project's
-    config.write_text(config.read_text() + "c.CourseDirectory.course_id = 'rnn-2026'\n"
-                      "c.Execute.timeout = 90\n"
-                      f"c.Exchange.root = '{tmp_path / 'hub-exchange'}'\n")
+    config.write_text(
+        config.read_text() + "c.CourseDirectory.course_id = 'rnn-2026'\n"
+        "c.Execute.timeout = 90\n"
+        f"c.Exchange.root = '{tmp_path / 'hub-exchange'}'\n"
+    )
     assert course.course_id == "rnn-2026" and course.cell_timeout_s == 90
     assert cli.main(["--course-dir", str(course.root), "release", ASSIGNMENT]) == 0
     assert (tmp_path / "hub-exchange" / "rnn-2026" / "outbound" / ASSIGNMENT).is_dir()

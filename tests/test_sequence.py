@@ -222,8 +222,12 @@ def test_lstm_scan_backward_matches_autograd(padded: bool, dropped: bool, rng) -
 def test_lstm_scan_gradcheck(rng: torch.Generator) -> None:
     """Centred differences, independent of any autograd formula (small sizes, float64)."""
     steps, batch, hidden = 3, 2, 2
-    inputs = [randn(steps, batch, 4 * hidden, gen=rng), randn(batch, hidden, gen=rng),
-              randn(batch, hidden, gen=rng), randn(hidden, 4 * hidden, gen=rng)]  # fmt: skip
+    inputs = [
+        randn(steps, batch, 4 * hidden, gen=rng),
+        randn(batch, hidden, gen=rng),
+        randn(batch, hidden, gen=rng),
+        randn(hidden, 4 * hidden, gen=rng),
+    ]
     valid = torch.tensor([[True, True, True], [True, False, False]])
 
     def run(a_x, h0, c0, W_h):

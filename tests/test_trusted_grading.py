@@ -71,11 +71,13 @@ ATTACKS: dict[str, str] = {
             return real_import(name, *args, **kwargs)
         builtins.__import__ = cheat_import
         """,
-    "input-transformer": _FIND_SHELL + """
+    "input-transformer": _FIND_SHELL
+    + """
         shell.input_transformers_cleanup.append(
             lambda lines: ["pass\\n"] if any("_hidden_tests" in l for l in lines) else lines)
         """,
-    "run-cell-replaced": _FIND_SHELL + """
+    "run-cell-replaced": _FIND_SHELL
+    + """
         type(shell).run_cell = lambda self, *a, **k: type("R", (), {"success": True})()
         """,
     "frame-walk": """
@@ -259,10 +261,24 @@ ATTACKS: dict[str, str] = {
 
 
 def _bonus_cell(nb: dict) -> dict:
-    nb["cells"].append({"cell_type": "code", "source": "100", "execution_count": None,
-                        "outputs": [], "metadata": {"nbgrader": {
-                            "grade": True, "grade_id": "bonus", "points": 100, "locked": True,
-                            "solution": False, "schema_version": 3}}})
+    nb["cells"].append(
+        {
+            "cell_type": "code",
+            "source": "100",
+            "execution_count": None,
+            "outputs": [],
+            "metadata": {
+                "nbgrader": {
+                    "grade": True,
+                    "grade_id": "bonus",
+                    "points": 100,
+                    "locked": True,
+                    "solution": False,
+                    "schema_version": 3,
+                }
+            },
+        }
+    )
     return nb
 
 
@@ -281,8 +297,11 @@ def _points_raised(nb: dict) -> dict:
     return nb
 
 
-STRUCTURE_ATTACKS = {"bonus-cell": _bonus_cell, "hidden-tests-replaced": _hidden_replaced,
-                     "answer-made-a-graded-cell": _points_raised}
+STRUCTURE_ATTACKS = {
+    "bonus-cell": _bonus_cell,
+    "hidden-tests-replaced": _hidden_replaced,
+    "answer-made-a-graded-cell": _points_raised,
+}
 
 # ----------------------------------------------------------------------- honest but unusual
 # Each turns the solved notebook into another correct one, written in a way that a name scan,
@@ -309,8 +328,9 @@ def _append(part_index: int, code: str):
 
 def _duplicate_answer(nb: dict, parts: list[str]) -> dict:
     cells = nb.cells
-    index = next(i for i, c in enumerate(cells) if c.metadata.get("nbgrader", {}).get(
-        "grade_id") == parts[0])
+    index = next(
+        i for i, c in enumerate(cells) if c.metadata.get("nbgrader", {}).get("grade_id") == parts[0]
+    )
     draft = copy.deepcopy(cells[index])
     draft.source = draft.source.replace("return", "return 0 *", 1)  # a broken first draft
     cells.insert(index, draft)
@@ -320,48 +340,66 @@ def _duplicate_answer(nb: dict, parts: list[str]) -> dict:
 
 
 def _scratch_cells(nb: dict, parts: list[str]) -> dict:
-    index = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get(
-        "grade_id") == f"{parts[1]}_hidden")
+    index = next(
+        i
+        for i, c in enumerate(nb.cells)
+        if c.metadata.get("nbgrader", {}).get("grade_id") == f"{parts[1]}_hidden"
+    )
     nb.cells.insert(index + 1, nbformat.v4.new_code_cell(f"{parts[0]} = None  # tidy up"))
     nb.cells.insert(1, nbformat.v4.new_markdown_cell("My notes: row vectors!"))
     return nb
 
 
 HONEST = {
-    "inspect-and-sys": _prepend(0, """
+    "inspect-and-sys": _prepend(
+        0,
+        """
         import inspect, sys
         assert sys.float_info.epsilon < 1e-10
         signature = inspect.signature(print)
-        """),
-    "setattr-in-a-class": _prepend(0, """
+        """,
+    ),
+    "setattr-in-a-class": _prepend(
+        0,
+        """
         class Config:
             def __init__(self, **kw):
                 for key, value in kw.items():
                     setattr(self, key, value)
         config = Config(verbose=False)
-        """),
+        """,
+    ),
     "magics": _prepend(0, "%time x = sum(range(10))\n%timeit -n 1 -r 1 sum(range(10))\n"),
-    "logging-in-the-answer": _prepend(0, """
+    "logging-in-the-answer": _prepend(
+        0,
+        """
         import logging
         logging.basicConfig(level=logging.INFO)
         log = logging.getLogger("mine")
         log.info("defining my answer")
-        """),
+        """,
+    ),
     "a-variable-named-tests": _prepend(0, "tests = ['my', 'own', 'list']\n"),
     "duplicated-answer-cell": _duplicate_answer,
     "scratch-and-notes": _scratch_cells,
-    "heavy-but-bounded-printing": _append(0, """
+    "heavy-but-bounded-printing": _append(
+        0,
+        """
         _original = PART
         def PART(*args, **kwargs):
             print("debug " * 2000)
             return _original(*args, **kwargs)
-        """),
-    "eval-mode-and-getattr": _append(3, """
+        """,
+    ),
+    "eval-mode-and-getattr": _append(
+        3,
+        """
         _original_layer = PART3
         def PART3(module, *args):
             getattr(module, "eval")()
             return _original_layer(module, *args)
-        """),
+        """,
+    ),
 }
 
 
@@ -394,25 +432,36 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
             for cell in answer_cells(nb).values():
                 cell.source = cell.source.replace("PART3", parts[3]).replace("PART", parts[0])
             submissions[f"honest-{kind}"] = nb
-        results[name] = course.autograde(name, {
-            k: nbformat.from_dict(v) if isinstance(v, dict) else v
-            for k, v in submissions.items()}, wall_s=60)
+        results[name] = course.autograde(
+            name,
+            {
+                k: nbformat.from_dict(v) if isinstance(v, dict) else v
+                for k, v in submissions.items()
+            },
+            wall_s=60,
+        )
     results["course"] = course  # type: ignore[assignment]
     return results
 
 
 def _table(results: dict[str, Graded], prefix: str) -> str:
-    return "\n".join(f"{student:<40} {g.status:<9} {g.total:g}/{sum(g.max_scores.values()):g} "
-                     f"{g.record.reason[:120]}"
-                     for student, g in results.items() if student.startswith(prefix))
+    return "\n".join(
+        f"{student:<40} {g.status:<9} {g.total:g}/{sum(g.max_scores.values()):g} "
+        f"{g.record.reason[:120]}"
+        for student, g in results.items()
+        if student.startswith(prefix)
+    )
 
 
 @pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_every_attack_earns_nothing_and_controls_keep_their_marks(graded, name: str) -> None:
     results = graded[name]
     print(f"\n{name}\n" + _table(results, "attack-"))  # the closing note quotes this table
-    earned = {s: (g.total, g.record.would_be) for s, g in results.items()
-              if s.startswith("attack-") and (g.total or g.record.would_be)}
+    earned = {
+        s: (g.total, g.record.would_be)
+        for s, g in results.items()
+        if s.startswith("attack-") and (g.total or g.record.would_be)
+    }
     assert not earned, f"attacks that earned points: {earned}"
     full = max(sum(g.max_scores.values()) for g in results.values())
     for student, result in results.items():
@@ -425,8 +474,11 @@ def test_honest_but_unusual_notebooks_get_full_marks(graded, name: str) -> None:
     results = {k: v for k, v in graded[name].items() if k.startswith("honest-")}
     assert len(results) >= 8
     full = sum(graded[name]["control-0"].max_scores.values())
-    wrong = {s: (g.status, g.total, g.record.reason, g.errors) for s, g in results.items()
-             if (g.status, g.total) != ("ok", full)}
+    wrong = {
+        s: (g.status, g.total, g.record.reason, g.errors)
+        for s, g in results.items()
+        if (g.status, g.total) != ("ok", full)
+    }
     assert not wrong, wrong
     assert all(not g.record.review for g in results.values())
 
@@ -460,10 +512,13 @@ def test_clearing_a_tampered_submission_releases_its_points(graded) -> None:
     assert (bonus.status, bonus.score) == ("tampered", 0)
     folder = course.root / "submitted" / "tampered-but-solved" / name
     folder.mkdir(parents=True)
-    nb = solved(nbformat.read(course.root / "release" / name / f"{name}.ipynb", as_version=4),
-                read_source(name))
-    nbformat.write(nbformat.from_dict(_bonus_cell(json.loads(nbformat.writes(nb)))),
-                   folder / f"{name}.ipynb")
+    nb = solved(
+        nbformat.read(course.root / "release" / name / f"{name}.ipynb", as_version=4),
+        read_source(name),
+    )
+    nbformat.write(
+        nbformat.from_dict(_bonus_cell(json.loads(nbformat.writes(nb)))), folder / f"{name}.ipynb"
+    )
     from course_lib.instructor import cli
 
     root = ["--course-dir", str(course.root), "--solutions", str(SOLUTIONS)]
@@ -550,17 +605,25 @@ def test_a_probing_submission_finds_nothing_of_the_host(graded, tmp_path: Path) 
     abstract.bind("\0unrolled-probe")
     abstract.listen()
     other = course.root / "submitted" / "control-0" / name / f"{name}.ipynb"
-    paths = {"the project checkout": str(PROJECT), "solutions": str(SOLUTIONS),
-             "the course directory": str(course.root), "gradebook": str(
-                 course.directory.gradebook_path), "another student": str(other),
-             "seed key": str(course.root / "grading" / ".seed-key"),
-             "workspace": str(PROJECT.parent), "the test's tmp dir": str(tmp_path)}
+    paths = {
+        "the project checkout": str(PROJECT),
+        "solutions": str(SOLUTIONS),
+        "the course directory": str(course.root),
+        "gradebook": str(course.directory.gradebook_path),
+        "another student": str(other),
+        "seed key": str(course.root / "grading" / ".seed-key"),
+        "workspace": str(PROJECT.parent),
+        "the test's tmp dir": str(tmp_path),
+    }
     host_tmp = Path("/tmp") / f"unrolled-probe-{os.getpid()}"
     host_tmp.write_text("the host's /tmp")
-    code = (PROBE.replace("PATHS", repr(paths)).replace("UNIX_PATH", repr(str(tmp_path /
-            "host.sock"))).replace("ABSTRACT", repr("\0unrolled-probe"))
-            .replace("HOST_TMP_FILE", repr(str(host_tmp)))
-            .replace("PORT", str(listener.getsockname()[1])))
+    code = (
+        PROBE.replace("PATHS", repr(paths))
+        .replace("UNIX_PATH", repr(str(tmp_path / "host.sock")))
+        .replace("ABSTRACT", repr("\0unrolled-probe"))
+        .replace("HOST_TMP_FILE", repr(str(host_tmp)))
+        .replace("PORT", str(listener.getsockname()[1]))
+    )
     release, source = course.release(name), read_source(name)
     nb = nbformat.from_dict(_blank_with(release, list(answer_cells(source)), code))
     # ...and links in its folder to the source notebook and the gradebook, never followed
@@ -608,6 +671,8 @@ def test_the_sandbox_gives_no_reference_of_the_assignment(name: str, tmp_path: P
     assert "Assignment" not in stand_in and "import course_lib.grading.check" not in stand_in
     files = {p.relative_to(tmp_path / "pkg").as_posix() for p in (tmp_path / "pkg").rglob("*.py")}
     assert not {f for f in files if f.startswith("course_lib/grading/")} - {
-        "course_lib/grading/__init__.py", "course_lib/grading/frames.py",
+        "course_lib/grading/__init__.py",
+        "course_lib/grading/frames.py",
         "course_lib/grading/wire.py",
-        f"course_lib/grading/ex{name}.py"}
+        f"course_lib/grading/ex{name}.py",
+    }

@@ -26,9 +26,21 @@ def roundtrip(value):
 
 
 def test_data_crosses_with_its_types() -> None:
-    value = {"none": None, "flag": True, 3: -7, "big": 2**70, "x": 1.5, "nan": float("nan"),
-             "inf": -float("inf"), "z": 1 - 2j, "s": "héllo", "b": b"\x00\xff",
-             "list": [1, (2, 3)], "pair": Pair(1, 2), (1, "k"): "tuple key"}
+    value = {
+        "none": None,
+        "flag": True,
+        3: -7,
+        "big": 2**70,
+        "x": 1.5,
+        "nan": float("nan"),
+        "inf": -float("inf"),
+        "z": 1 - 2j,
+        "s": "héllo",
+        "b": b"\x00\xff",
+        "list": [1, (2, 3)],
+        "pair": Pair(1, 2),
+        (1, "k"): "tuple key",
+    }
     back = roundtrip(value)
     assert back["big"] == 2**70 and back["z"] == 1 - 2j and back["b"] == b"\x00\xff"
     assert back["nan"] != back["nan"] and back["inf"] == -float("inf")
@@ -58,16 +70,23 @@ def test_arrays_cross_contiguous_whatever_their_strides() -> None:
 
 def test_modules_cross_as_their_arguments_and_weights() -> None:
     gen = torch.Generator().manual_seed(0)
-    for module in (nn.LSTM(3, 4, batch_first=True, dtype=torch.float64, bidirectional=True),
-                   nn.GRU(2, 5), nn.RNN(2, 3, nonlinearity="relu"), nn.Linear(3, 2, bias=False),
-                   nn.Embedding(7, 2, padding_idx=0), TinyRNN(generator=gen),
-                   TinyLM(generator=gen), Smooth((2, 3), generator=gen)):
+    for module in (
+        nn.LSTM(3, 4, batch_first=True, dtype=torch.float64, bidirectional=True),
+        nn.GRU(2, 5),
+        nn.RNN(2, 3, nonlinearity="relu"),
+        nn.Linear(3, 2, bias=False),
+        nn.Embedding(7, 2, padding_idx=0),
+        TinyRNN(generator=gen),
+        TinyLM(generator=gen),
+        Smooth((2, 3), generator=gen),
+    ):
         back = roundtrip(module)
         assert type(back) is type(module)
         mine, theirs = module.state_dict(), back.state_dict()
         assert mine.keys() == theirs.keys()
-        assert all(torch.equal(mine[k], theirs[k]) and mine[k].dtype == theirs[k].dtype
-                   for k in mine)
+        assert all(
+            torch.equal(mine[k], theirs[k]) and mine[k].dtype == theirs[k].dtype for k in mine
+        )
     lstm = nn.LSTM(3, 4, batch_first=True)
     x = torch.randn(2, 5, 3)
     assert torch.equal(roundtrip(lstm)(x)[0], lstm(x)[0])  # flat weights follow the new ones
@@ -88,8 +107,12 @@ def test_an_optimizer_crosses_after_its_module() -> None:
 
 
 def test_what_cannot_cross_is_named() -> None:
-    for value, word in ((lambda x: x, "function"), ({1, 2}, "set"), (nn.Conv1d(1, 1, 1), "Conv1d"),
-                        (iter([]), "list_iterator")):
+    for value, word in (
+        (lambda x: x, "function"),
+        ({1, 2}, "set"),
+        (nn.Conv1d(1, 1, 1), "Conv1d"),
+        (iter([]), "list_iterator"),
+    ):
         with pytest.raises(WireError, match=word):
             encode(value)
     assert decode(encode(FunctionRef("f")), resolve_function=lambda name: name * 2) == "ff"
@@ -103,29 +126,53 @@ def _tensor_data(**changes):
     return data
 
 
-@pytest.mark.parametrize("bad", [
-    {"$": "nonsense"}, {"$": "tuple"}, {"$": "dict", "items": [[1]]},
-    {"$": "dict", "items": [[[1], 2]]},  # an unhashable key
-    {"$": "namedtuple", "name": "class", "fields": ["a"], "items": [1]},
-    {"$": "namedtuple", "name": "P", "fields": ["a b"], "items": [1]},
-    {"$": "float", "text": "1e999999"}, {"$": "bigint", "text": "9" * 500},
-    {"$": "complex", "re": "x", "im": 0}, {"$": "bytes", "data": "***"},
-    _tensor_data(dtype="float128"), _tensor_data(shape=[2, -3]), _tensor_data(shape=[2, 4]),
-    _tensor_data(shape=[2**20, 2**20]), _tensor_data(shape=[1] * 9), _tensor_data(data=None),
-    _tensor_data(device="tpu:0"), _tensor_data(dtype="int64", requires_grad=True),
-    {"$": "ndarray", "dtype": "O", "shape": [1], "data": ""},
-    {"$": "ndarray", "dtype": ">f8", "shape": [1], "data": base64.b64encode(b"x" * 8).decode()},
-    {"$": "module", "type": "os.system", "init": {}, "state": {}},
-    {"$": "module", "type": "torch.nn.Linear", "init": {"in_features": -1, "out_features": 2,
-                                                        "bias": True}, "state": {}},
-    {"$": "module", "type": "torch.nn.Linear", "init": {"in_features": 2, "out_features": 2,
-                                                        "bias": True}, "state": {"x": 1}},
-    {"$": "sgd", "module": 0, "options": {}},
-    # a module that would take a terabyte if its arguments were believed before its weights
-    {"$": "module", "type": "torch.nn.Linear", "init": {"in_features": 10**6,
-                                                        "out_features": 10**6, "bias": False},
-     "state": {}},
-], ids=lambda d: str(d.get("$")) + str(sorted(d))[:40])  # fmt: skip
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"$": "nonsense"},
+        {"$": "tuple"},
+        {"$": "dict", "items": [[1]]},
+        {"$": "dict", "items": [[[1], 2]]},  # an unhashable key
+        {"$": "namedtuple", "name": "class", "fields": ["a"], "items": [1]},
+        {"$": "namedtuple", "name": "P", "fields": ["a b"], "items": [1]},
+        {"$": "float", "text": "1e999999"},
+        {"$": "bigint", "text": "9" * 500},
+        {"$": "complex", "re": "x", "im": 0},
+        {"$": "bytes", "data": "***"},
+        _tensor_data(dtype="float128"),
+        _tensor_data(shape=[2, -3]),
+        _tensor_data(shape=[2, 4]),
+        _tensor_data(shape=[2**20, 2**20]),
+        _tensor_data(shape=[1] * 9),
+        _tensor_data(data=None),
+        _tensor_data(device="tpu:0"),
+        _tensor_data(dtype="int64", requires_grad=True),
+        {"$": "ndarray", "dtype": "O", "shape": [1], "data": ""},
+        {"$": "ndarray", "dtype": ">f8", "shape": [1], "data": base64.b64encode(b"x" * 8).decode()},
+        {"$": "module", "type": "os.system", "init": {}, "state": {}},
+        {
+            "$": "module",
+            "type": "torch.nn.Linear",
+            "init": {"in_features": -1, "out_features": 2, "bias": True},
+            "state": {},
+        },
+        {
+            "$": "module",
+            "type": "torch.nn.Linear",
+            "init": {"in_features": 2, "out_features": 2, "bias": True},
+            "state": {"x": 1},
+        },
+        {"$": "sgd", "module": 0, "options": {}},
+        # a module that would take a terabyte if its arguments were believed before its weights
+        {
+            "$": "module",
+            "type": "torch.nn.Linear",
+            "init": {"in_features": 10**6, "out_features": 10**6, "bias": False},
+            "state": {},
+        },
+    ],
+    ids=lambda d: str(d.get("$")) + str(sorted(d))[:40],
+)
 def test_decoding_rejects_what_it_cannot_build(bad) -> None:
     with pytest.raises(WireError):
         decode(bad)

@@ -111,14 +111,26 @@ def run(kind: str, steps: int, args: argparse.Namespace) -> dict:
 def results_table(rows: list[dict], args: argparse.Namespace) -> str:
     """The chapter's Markdown table, with the settings underneath."""
     shown = [
-        {**row, "mse": f"{row['test_mse']:.4f}", "ratio": f"{row['ratio_to_baseline']:.3f}",
-         "ok": "yes" if row["solved"] else "no", "at": row["first_solved_at"] or "—",
-         "s": f"{row['seconds']:.0f}"}
+        {
+            **row,
+            "mse": f"{row['test_mse']:.4f}",
+            "ratio": f"{row['ratio_to_baseline']:.3f}",
+            "ok": "yes" if row["solved"] else "no",
+            "at": row["first_solved_at"] or "—",
+            "s": f"{row['seconds']:.0f}",
+        }
         for row in rows
-    ]  # fmt: skip
-    columns = {"T": "T", "model": "model", "params": "params", "mse": "test MSE",
-               "ratio": "MSE / 0.167", "ok": f"solved (MSE < {SOLVED_MSE})",
-               "at": "first solved at iteration", "s": "seconds"}  # fmt: skip
+    ]
+    columns = {
+        "T": "T",
+        "model": "model",
+        "params": "params",
+        "mse": "test MSE",
+        "ratio": "MSE / 0.167",
+        "ok": f"solved (MSE < {SOLVED_MSE})",
+        "at": "first solved at iteration",
+        "s": "seconds",
+    }
     return markdown_table(shown, columns) + (
         f"\n{args.hidden} units, Adam lr {args.lr}, batch {args.batch}, {args.iterations} "
         f"iterations (fresh random batches), global-norm clipping at {args.clip}, seed "
@@ -148,10 +160,14 @@ def main(argv: list[str] | None = None) -> None:
     rows = [run(kind, steps, args) for steps in args.lengths for kind in args.models]
     write_results(
         "adding_problem",
-        {"settings": vars(args), "baseline_mse": BASELINE_MSE, "solved_threshold": SOLVED_MSE,
-         "runs": rows},
+        {
+            "settings": vars(args),
+            "baseline_mse": BASELINE_MSE,
+            "solved_threshold": SOLVED_MSE,
+            "runs": rows,
+        },
         results_table(rows, args),
-    )  # fmt: skip
+    )
 
 
 if __name__ == "__main__":

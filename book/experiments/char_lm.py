@@ -116,19 +116,23 @@ def beam_tree(model: CharLSTM, vocab: CharVocab, prompt: str, width: int, length
             return tuple(t[:, index] for t in state)
 
         start = vocab.index[prompt[-1]]
-        result = beam_search(step, state, start, beam_width=width, max_len=length,
-                             reorder_state=by_beam)  # fmt: skip
-        greedy = beam_search(step, state, start, beam_width=1, max_len=length,
-                             reorder_state=by_beam)  # fmt: skip
+        result = beam_search(
+            step, state, start, beam_width=width, max_len=length, reorder_state=by_beam
+        )
+        greedy = beam_search(
+            step, state, start, beam_width=1, max_len=length, reorder_state=by_beam
+        )
     return {
         "prompt": prompt,
         "beam_width": width,
         "max_len": length,
-        "best": [{"text": vocab.decode(seq), "log_prob": score}
-                 for seq, score in zip(result.sequences, result.scores, strict=True)],
+        "best": [
+            {"text": vocab.decode(seq), "log_prob": score}
+            for seq, score in zip(result.sequences, result.scores, strict=True)
+        ],
         "greedy": {"text": vocab.decode(greedy.sequences[0]), "log_prob": greedy.scores[0]},
         "tree": [{**node._asdict(), "char": vocab.chars[node.token]} for node in result.tree],
-    }  # fmt: skip
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -168,12 +172,17 @@ def main(argv: list[str] | None = None) -> None:
         if position + segment > x_train.shape[1]:
             position, state = 0, None  # a new epoch starts from a fresh state
         xs, ys = (t[:, position : position + segment] for t in (x_train, y_train))
-        loss, state = truncated_bptt_epoch(model, xs, ys, args.chunk, next_char_loss, optimizer,
-                                           clip=args.clip, state=state)  # fmt: skip
+        loss, state = truncated_bptt_epoch(
+            model, xs, ys, args.chunk, next_char_loss, optimizer, clip=args.clip, state=state
+        )
         position += segment
         done += args.log_every
-        point = {"chunk": done, "characters": done * args.chunk * args.batch, "train_loss": loss,
-                 "seconds": time.perf_counter() - start}  # fmt: skip
+        point = {
+            "chunk": done,
+            "characters": done * args.chunk * args.batch,
+            "train_loss": loss,
+            "seconds": time.perf_counter() - start,
+        }
         if done % args.eval_every == 0 or done >= args.chunks:
             point["val_loss"] = evaluate(model, x_val, y_val, args.chunk)
         curve.append(point)
@@ -183,11 +192,17 @@ def main(argv: list[str] | None = None) -> None:
     seconds = time.perf_counter() - start
 
     prompt = "ROMEO:\n"
-    settings = [("T = 0.5", {"temperature": 0.5}), ("T = 1.0", {"temperature": 1.0}),
-                ("T = 1.5", {"temperature": 1.5}), ("T = 1.0, top-k 5", {"top_k": 5}),
-                ("greedy (T = 0)", {"temperature": 0})]  # fmt: skip
-    samples = [{"setting": name, **kw, "text": generate(model, vocab, prompt, 300, args.seed, **kw)}
-               for name, kw in settings]  # fmt: skip
+    settings = [
+        ("T = 0.5", {"temperature": 0.5}),
+        ("T = 1.0", {"temperature": 1.0}),
+        ("T = 1.5", {"temperature": 1.5}),
+        ("T = 1.0, top-k 5", {"top_k": 5}),
+        ("greedy (T = 0)", {"temperature": 0}),
+    ]
+    samples = [
+        {"setting": name, **kw, "text": generate(model, vocab, prompt, 300, args.seed, **kw)}
+        for name, kw in settings
+    ]
     beams = beam_tree(model, vocab, "HAMLET:\nTo be", width=4, length=12)
 
     val = curve[-1]["val_loss"]
@@ -207,10 +222,12 @@ def main(argv: list[str] | None = None) -> None:
         "seconds": seconds,
     }
     table = markdown_table(
-        [{"what": key.replace("_", " "), "value": f"{v:.3f}" if isinstance(v, float) else v}
-         for key, v in summary.items()],
+        [
+            {"what": key.replace("_", " "), "value": f"{v:.3f}" if isinstance(v, float) else v}
+            for key, v in summary.items()
+        ],
         {"what": "", "value": "value"},
-    )  # fmt: skip
+    )
     table += (
         f"\n{args.layers}-layer LSTM, {args.hidden} units, embedding {args.embed}, on "
         f"{', '.join(args.plays)}; {args.batch} streams, truncated BPTT over {args.chunk} "
@@ -227,10 +244,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     write_results(
         "char_lm",
-        {"settings": vars(args), "summary": summary, "curve": curve, "samples": samples,
-         "beam_search": beams},
+        {
+            "settings": vars(args),
+            "summary": summary,
+            "curve": curve,
+            "samples": samples,
+            "beam_search": beams,
+        },
         table,
-    )  # fmt: skip
+    )
 
 
 if __name__ == "__main__":

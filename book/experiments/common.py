@@ -33,8 +33,9 @@ class Recurrent(nn.Module):
     """A recurrent layer on ``(B, T, D)`` that returns ``(outputs (B, T, H), state)`` whichever
     implementation is inside; ``state`` is torch's ``h_n`` or ``(h_n, c_n)``."""
 
-    def __init__(self, kind: str, input_size: int, hidden_size: int, impl: str = "torch",
-                 num_layers: int = 1) -> None:  # fmt: skip
+    def __init__(
+        self, kind: str, input_size: int, hidden_size: int, impl: str = "torch", num_layers: int = 1
+    ) -> None:
         super().__init__()
         if impl not in IMPLEMENTATIONS:
             raise ValueError(f"impl must be one of {IMPLEMENTATIONS}, got {impl!r}")
@@ -42,8 +43,9 @@ class Recurrent(nn.Module):
         if impl == "torch":
             self.layer = _TORCH[kind](input_size, hidden_size, num_layers, batch_first=True)
         else:
-            self.layer = _COURSE[kind](input_size, hidden_size, num_layers=num_layers,
-                                       return_state=True)  # fmt: skip
+            self.layer = _COURSE[kind](
+                input_size, hidden_size, num_layers=num_layers, return_state=True
+            )
 
     def forward(self, x: Tensor, state: Any = None) -> tuple[Tensor, Any]:
         if self.impl == "torch":
@@ -66,8 +68,10 @@ def setup(seed: int, threads: int = 1) -> None:
 
 def markdown_table(rows: list[dict[str, Any]], columns: dict[str, str]) -> str:
     """Rows of dicts → a Markdown table; ``columns`` maps row keys to column titles."""
-    lines = ["| " + " | ".join(columns.values()) + " |",
-             "|" + "|".join(" --- " for _ in columns) + "|"]  # fmt: skip
+    lines = [
+        "| " + " | ".join(columns.values()) + " |",
+        "|" + "|".join(" --- " for _ in columns) + "|",
+    ]
     for row in rows:
         lines.append("| " + " | ".join(str(row[key]) for key in columns) + " |")
     return "\n".join(lines) + "\n"
@@ -85,7 +89,7 @@ def write_results(name: str, payload: dict[str, Any], table: str) -> None:
             "torch": torch.__version__,
             "device": "cpu",
             "threads": torch.get_num_threads(),
-        },  # fmt: skip
+        },
         **payload,
     }
     (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=1) + "\n")

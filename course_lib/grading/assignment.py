@@ -120,8 +120,15 @@ class Assignment:
                 raise CheckFailed(f"{part} — {failure}\n{_reproduce(part, seed)}")
         print(f"{part}: all {len(checks)} checks passed on the random case with seed={seed}.")
 
-    def score(self, part: str, fn: Callable[..., Any], *, points: float, trials: int = 2,
-              seed: int | None = None) -> Verdict:  # fmt: skip
+    def score(
+        self,
+        part: str,
+        fn: Callable[..., Any],
+        *,
+        points: float,
+        trials: int = 2,
+        seed: int | None = None,
+    ) -> Verdict:
         """Score ``part`` out of ``points`` on ``trials`` fresh random cases per check.
 
         Each check earns its share of the points only if it passes on every trial.
@@ -137,15 +144,23 @@ class Assignment:
                 )
                 passed += failure is None
                 report.append(
-                    f"  ✓ {check.what}" if failure is None
+                    f"  ✓ {check.what}"
+                    if failure is None
                     else f"  ✗ {failure}\n{_reproduce(part, failure.seed)}"
-                )  # fmt: skip
+                )
         earned = round(points * passed / len(checks), 3)
         summary = f"{part}: {earned:g} / {points:g} points, {passed}/{len(checks)} checks passed\n"
         return Verdict(part, earned, points, passed, len(checks), summary + "\n".join(report))
 
-    def grade(self, part: str, fn: Callable[..., Any], *, points: float, trials: int = 2,
-              seed: int | None = None) -> float:  # fmt: skip
+    def grade(
+        self,
+        part: str,
+        fn: Callable[..., Any],
+        *,
+        points: float,
+        trials: int = 2,
+        seed: int | None = None,
+    ) -> float:
         """Hidden test: :meth:`score` the part, print the report, return the points earned (the
         cell's value, which nbgrader takes as partial credit); raises :class:`CheckFailed` when
         nothing passed, so the cell shows an error."""

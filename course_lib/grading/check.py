@@ -43,33 +43,64 @@ from .diagnose import clues
 
 # Advice for exceptions whose message a student cannot act on directly: (substring, advice).
 ERROR_HINTS: tuple[tuple[str, str], ...] = (
-    ("backward through the graph a second time",
-     "the state carried from the previous chunk still holds its graph: detach it"),
-    ("shapes cannot be multiplied",
-     "a matrix product has mismatched shapes: with row vectors it is x @ W_x and h @ W_h; "
-     "check for a transposed weight or swapped axes"),
-    ("mismatch in its core dimension",
-     "a matrix product has mismatched shapes: with row vectors it is x @ W_x and h @ W_h; "
-     "check for a transposed weight or swapped axes"),
-    ("Expected all tensors to be on the same device",
-     "create new tensors on the inputs' device (device=x.device)"),
-    ("expected m1 and m2 to have the same dtype",
-     "create new tensors with the inputs' dtype (dtype=x.dtype)"),
-    ("out of bounds", "an index runs past the end of an axis: check the loop's range (an "
-     "off-by-one?) and which axis each index is for"),
-    ("tuple index out of range", "an axis that the array does not have: a 1-D array such as a "
-     "bias has only axis 0; axis=-1 is the last axis whatever the number of axes"),
-    ("array split does not result in an equal division", "np.split cut an axis whose size is "
-     "not a multiple of the number of pieces: stacked gate blocks sit on the last axis, axis=-1"),
-    ("not enough values to unpack", "fewer pieces came back than names on the left: check the "
-     "axis you split or chunk along (stacked blocks sit on the last axis) and what is returned"),
-    ("too many values to unpack", "more pieces came back than names on the left: check the "
-     "axis you split or chunk along and what the function returns"),
-    ("indexing arrays could not be broadcast", "two index arrays of different lengths: index "
-     "one entry per sample, e.g. outputs[torch.arange(B), lengths - 1]"),
-    ("must be Tensor, not numpy.ndarray", "a torch function got a numpy array: in a numpy part "
-     "use np.tanh, np.exp, ... (torch functions in the PyTorch parts)"),
-)  # fmt: skip
+    (
+        "backward through the graph a second time",
+        "the state carried from the previous chunk still holds its graph: detach it",
+    ),
+    (
+        "shapes cannot be multiplied",
+        "a matrix product has mismatched shapes: with row vectors it is x @ W_x and h @ W_h; "
+        "check for a transposed weight or swapped axes",
+    ),
+    (
+        "mismatch in its core dimension",
+        "a matrix product has mismatched shapes: with row vectors it is x @ W_x and h @ W_h; "
+        "check for a transposed weight or swapped axes",
+    ),
+    (
+        "Expected all tensors to be on the same device",
+        "create new tensors on the inputs' device (device=x.device)",
+    ),
+    (
+        "expected m1 and m2 to have the same dtype",
+        "create new tensors with the inputs' dtype (dtype=x.dtype)",
+    ),
+    (
+        "out of bounds",
+        "an index runs past the end of an axis: check the loop's range (an "
+        "off-by-one?) and which axis each index is for",
+    ),
+    (
+        "tuple index out of range",
+        "an axis that the array does not have: a 1-D array such as a "
+        "bias has only axis 0; axis=-1 is the last axis whatever the number of axes",
+    ),
+    (
+        "array split does not result in an equal division",
+        "np.split cut an axis whose size is "
+        "not a multiple of the number of pieces: stacked gate blocks sit on the last axis, axis=-1",
+    ),
+    (
+        "not enough values to unpack",
+        "fewer pieces came back than names on the left: check the "
+        "axis you split or chunk along (stacked blocks sit on the last axis) and what is returned",
+    ),
+    (
+        "too many values to unpack",
+        "more pieces came back than names on the left: check the "
+        "axis you split or chunk along and what the function returns",
+    ),
+    (
+        "indexing arrays could not be broadcast",
+        "two index arrays of different lengths: index "
+        "one entry per sample, e.g. outputs[torch.arange(B), lengths - 1]",
+    ),
+    (
+        "must be Tensor, not numpy.ndarray",
+        "a torch function got a numpy array: in a numpy part "
+        "use np.tanh, np.exp, ... (torch functions in the PyTorch parts)",
+    ),
+)
 
 
 _UNBOUND = object()
@@ -232,8 +263,11 @@ def _student_line(error: BaseException) -> str:
     """
     if hasattr(error, "line"):
         return str(error.line)
-    frames = [f for f in traceback.extract_tb(error.__traceback__)
-              if not any(part in f.filename for part in _LIBRARY_PATHS)]  # fmt: skip
+    frames = [
+        f
+        for f in traceback.extract_tb(error.__traceback__)
+        if not any(part in f.filename for part in _LIBRARY_PATHS)
+    ]
     if not frames:
         return ""
     frame = frames[-1]
@@ -272,8 +306,10 @@ def _diagnose(check: Check, case: Case, got: Any, device: torch.device) -> list[
         mistaken = _prepare(case, numpy_part=False, device=device)
         try:
             expected = _observe(check, mistaken, _call(variant.fn, mistaken))
-            same = compare(got, expected, numpy_part=check.numpy, atol=check.atol,
-                           rtol=check.rtol) is None  # fmt: skip
+            same = (
+                compare(got, expected, numpy_part=check.numpy, atol=check.atol, rtol=check.rtol)
+                is None
+            )
         except Exception:  # noqa: BLE001 -- a variant that cannot run here explains nothing
             continue
         if same:
@@ -283,16 +319,19 @@ def _diagnose(check: Check, case: Case, got: Any, device: torch.device) -> list[
 
 def _clues(check: Check, case: Case, got: Any, want: Any) -> tuple[str, ...]:
     try:
-        return tuple(clues(got, want, case.args, gates=check.gates, atol=check.atol,
-                           rtol=check.rtol))  # fmt: skip
+        return tuple(
+            clues(got, want, case.args, gates=check.gates, atol=check.atol, rtol=check.rtol)
+        )
     except Exception:  # noqa: BLE001 -- a diagnosis is extra; the verdict stands without it
         return ()
 
 
 def _checker_failed(error: BaseException) -> str:
-    return (f"the checker could not compare the result ({type(error).__name__}: {error}). Check "
-            "that it has the form this part's contract states; if it does, the fault is the "
-            "checker's: tell your instructor, with the seed below")
+    return (
+        f"the checker could not compare the result ({type(error).__name__}: {error}). Check "
+        "that it has the form this part's contract states; if it does, the fault is the "
+        "checker's: tell your instructor, with the seed below"
+    )
 
 
 def run_check(check: Check, student_fn: Callable[..., Any], seed: int) -> Failure | None:
@@ -312,15 +351,22 @@ def run_check(check: Check, student_fn: Callable[..., Any], seed: int) -> Failur
         return fail(_explain_exception(check, error))
     try:
         got = _observe(check, student_case, result)
-        problem = compare(got, want, where="the result", numpy_part=check.numpy,
-                          atol=check.atol, rtol=check.rtol)  # fmt: skip
+        problem = compare(
+            got, want, where="the result", numpy_part=check.numpy, atol=check.atol, rtol=check.rtol
+        )
         if problem:
             named = _diagnose(check, case, got, default_device())
             found = () if named else _clues(check, pristine, got, want)
-            return Failure(check, seed, problem, named[0] if named else None, case.describe(),
-                           found, tuple(named[1:]))  # fmt: skip
+            return Failure(
+                check,
+                seed,
+                problem,
+                named[0] if named else None,
+                case.describe(),
+                found,
+                tuple(named[1:]),
+            )
         modified = _modified_input(check, pristine, student_case)
     except Exception as error:  # noqa: BLE001 -- the checker's fault, said as such
         return fail(_checker_failed(error))
     return fail(modified) if modified else None
-

@@ -45,9 +45,17 @@ _sorted = sorted
 _float64 = torch.float64
 
 # Names of torch dtypes as numpy spells them, so numpy parts get numpy words in messages.
-_NUMPY_NAMES = {torch.float64: "float64", torch.float32: "float32", torch.float16: "float16",
-                torch.bool: "bool", torch.int64: "int64", torch.int32: "int32",
-                torch.int16: "int16", torch.int8: "int8", torch.uint8: "uint8"}  # fmt: skip
+_NUMPY_NAMES = {
+    torch.float64: "float64",
+    torch.float32: "float32",
+    torch.float16: "float16",
+    torch.bool: "bool",
+    torch.int64: "int64",
+    torch.int32: "int32",
+    torch.int16: "int16",
+    torch.int8: "int8",
+    torch.uint8: "uint8",
+}
 
 
 def _kind(value: Any) -> str:
@@ -100,7 +108,10 @@ def _numpy_as_tensor(where: str, got: _ndarray, want: _Tensor) -> tuple[_Tensor 
     if got.dtype.kind not in "biuf":
         return None, f"{where} has dtype {got.dtype}, expected {expected}" + (
             " (an array of arrays or of mixed objects: build it with np.stack or np.array of "
-            "numbers)" if got.dtype.kind == "O" else "")  # fmt: skip
+            "numbers)"
+            if got.dtype.kind == "O"
+            else ""
+        )
     if got.dtype.name != expected:
         return None, _dtype_problem(where, got.dtype.name, expected)
     copy = _np_array(got, dtype=got.dtype.newbyteorder("="), order="C", copy=True)
@@ -138,8 +149,9 @@ def _array_problem(
         if got_t.dtype != want.dtype:
             return _dtype_problem(where, _dtype_name(got_t), _dtype_name(want))
         if got_t.device != want.device:
-            return (f"{where} is on device {got_t.device}, expected {want.device} (the inputs' "
-                    "device)")
+            return (
+                f"{where} is on device {got_t.device}, expected {want.device} (the inputs' device)"
+            )
     got_t, want = got_t.detach().cpu(), want.detach().cpu()
     if want.dtype == torch.bool or not want.is_floating_point():
         wrong = got_t != want
@@ -191,7 +203,8 @@ def _dict_problem(where: str, got: Any, want: dict, **options: Any) -> str | Non
     extra = [k for k in got if k not in want]
     if missing or extra:
         said = ([f"lacks {', '.join(map(repr, missing))}"] if missing else []) + (
-            [f"has unexpected {', '.join(map(repr, extra))}"] if extra else [])  # fmt: skip
+            [f"has unexpected {', '.join(map(repr, extra))}"] if extra else []
+        )
         return f"{where} {' and '.join(said)}; expected exactly the keys {_sorted(want)}"
     for key in want:
         problem = compare(got[key], want[key], where=f"{where}[{key!r}]", **options)
@@ -207,14 +220,17 @@ def _scalar(got: Any) -> Any:
     return got
 
 
-def _number_problem(where: str, got: Any, want: numbers.Number, *, atol: float,
-                    rtol: float) -> str | None:  # fmt: skip
+def _number_problem(
+    where: str, got: Any, want: numbers.Number, *, atol: float, rtol: float
+) -> str | None:
     got = _scalar(got)
     if not _isinstance(got, numbers.Number) or _isinstance(got, bool):
         return f"{where} is {_kind(got)}, expected a number"
     if not _isinstance(got, numbers.Real) and _isinstance(want, numbers.Real):
-        return (f"{where} is the complex number {got!r}, expected a real number: take its "
-                "modulus (abs) or its real part, whichever the part asks for")
+        return (
+            f"{where} is the complex number {got!r}, expected a real number: take its "
+            "modulus (abs) or its real part, whichever the part asks for"
+        )
     if _isinstance(want, numbers.Integral):  # a count: exact, though 18.0 is 18
         if got == want:
             return None

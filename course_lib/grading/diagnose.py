@@ -37,8 +37,15 @@ _MAX_CLUES = 3
 _MAX_LISTED = 8  # list which outputs are right only for results of a few arrays
 
 
-def clues(got: Any, want: Any, inputs: dict[str, Any], *, gates: str = "", atol: float = 1e-8,
-          rtol: float = 1e-6) -> list[str]:  # fmt: skip
+def clues(
+    got: Any,
+    want: Any,
+    inputs: dict[str, Any],
+    *,
+    gates: str = "",
+    atol: float = 1e-8,
+    rtol: float = 1e-6,
+) -> list[str]:
     """Sentences saying where and how ``got`` differs from ``want`` (both already compared and
     found different in value). ``inputs`` are the case's arguments by name; ``gates`` names the
     blocks stacked on a last axis of ``len(gates) × H`` (e.g. ``"ifgo"``)."""
@@ -65,8 +72,11 @@ def clues(got: Any, want: Any, inputs: dict[str, Any], *, gates: str = "", atol:
             continue
         else:
             lens = _Lens(name, g, w, atol, rtol)
-            clue = (lens.equal_input(arrays) or lens.relation(axes, gates, hidden_sizes)
-                    or lens.where(axes, gates, hidden_sizes))  # fmt: skip
+            clue = (
+                lens.equal_input(arrays)
+                or lens.relation(axes, gates, hidden_sizes)
+                or lens.where(axes, gates, hidden_sizes)
+            )
         if clue and clue.replace(name, "·") not in said:
             said.add(clue.replace(name, "·"))
             found.append(clue)
@@ -121,34 +131,49 @@ def _same_values(got: Any, want: Any, atol: float, rtol: float) -> bool:
         if isinstance(got, Tensor) and isinstance(want, Tensor) and got.shape == want.shape:
             if got.dtype == torch.bool or want.dtype == torch.bool:
                 return bool(torch.equal(got.bool(), want.bool()))
-            return bool(torch.isclose(got.double(), want.double(), rtol=rtol * 10,
-                                      atol=atol * 10, equal_nan=True).all())  # fmt: skip
+            return bool(
+                torch.isclose(
+                    got.double(), want.double(), rtol=rtol * 10, atol=atol * 10, equal_nan=True
+                ).all()
+            )
         return compare(got, want, numpy_part=False, atol=atol, rtol=rtol) is None
     except Exception:  # noqa: BLE001 -- an entry that cannot be compared is not "right"
         return False
 
 
-def _swapped_outputs(leaves: dict[str, tuple[Any, Any]], wrong: list[str], atol: float,
-                     rtol: float) -> str | None:  # fmt: skip
+def _swapped_outputs(
+    leaves: dict[str, tuple[Any, Any]], wrong: list[str], atol: float, rtol: float
+) -> str | None:
     """A wrong output that holds what another output should: outputs in the wrong order."""
     for name in wrong:
         got = leaves[name][0]
         for other, (_, want) in leaves.items():
-            if other != name and isinstance(want, Tensor) and isinstance(got, Tensor) and (
-                    want.numel() > 1 and _same_values(got, want, atol, rtol)):  # fmt: skip
+            if (
+                other != name
+                and isinstance(want, Tensor)
+                and isinstance(got, Tensor)
+                and (want.numel() > 1 and _same_values(got, want, atol, rtol))
+            ):
                 return f"{name} holds what {other} should: are the outputs in the right order?"
     return None
 
 
-def _shape_clue(name: str, got: tuple[int, ...], want: tuple[int, ...], axes: dict[int, str],
-                inputs: dict[str, Tensor]) -> str | None:  # fmt: skip
+def _shape_clue(
+    name: str,
+    got: tuple[int, ...],
+    want: tuple[int, ...],
+    axes: dict[int, str],
+    inputs: dict[str, Tensor],
+) -> str | None:
     """What a wrong shape suggests: axes reversed (``.T`` on 3+ axes), or an axis whose size is
     another named axis's (a loop or an index over the wrong axis)."""
     reversed_input = next((n for n, v in inputs.items() if v.ndim > 2 and got == v.shape[::-1]), "")
     if len(got) > 2 and (got == want[::-1] or reversed_input):
         whose = f"the input `{reversed_input}`" if reversed_input else "the expected result"
-        return (f"{name} has the axes of {whose} in reverse order, which is what .T does to "
-                "more than two axes: swap only the axes you mean (e.g. transpose(0, 1))")
+        return (
+            f"{name} has the axes of {whose} in reverse order, which is what .T does to "
+            "more than two axes: swap only the axes you mean (e.g. transpose(0, 1))"
+        )
     if len(got) != len(want):
         return None
     differ = [axis for axis, (g, w) in enumerate(zip(got, want, strict=True)) if g != w]
@@ -157,8 +182,10 @@ def _shape_clue(name: str, got: tuple[int, ...], want: tuple[int, ...], axes: di
     axis = differ[0]
     g, w = got[axis], want[axis]
     if g in axes and w in axes and axes[g] != axes[w]:
-        return (f"axis {axis} of {name} has the size of the {axes[g]}s ({g}) where the "
-                f"{axes[w]}s ({w}) belong: a loop or an index over the wrong axis?")
+        return (
+            f"axis {axis} of {name} has the size of the {axes[g]}s ({g}) where the "
+            f"{axes[w]}s ({w}) belong: a loop or an index over the wrong axis?"
+        )
     return None
 
 
@@ -218,8 +245,10 @@ class _Lens:
             if abs(factor - 1) > 1e-6 and self._close(got, factor * want):
                 if abs(factor + 1) < 1e-6:
                     return f"{name} has the wrong sign: it is exactly −1 × the expected values"
-                return (f"{name} is {factor:.4g} × the expected values: a constant factor is "
-                        f"wrong{self._factor_hint(factor, axes)}")  # fmt: skip
+                return (
+                    f"{name} is {factor:.4g} × the expected values: a constant factor is "
+                    f"wrong{self._factor_hint(factor, axes)}"
+                )
         if want.ndim >= 2 and want.shape[-1] == want.shape[-2] and self._close(got, want.mT):
             return f"{name} is the transpose of the expected value (last two axes swapped)"
         for axis in range(want.ndim):
@@ -229,19 +258,29 @@ class _Lens:
             if self._close(got, want.flip(axis)):
                 return f"{name} is reversed along {where}"
             if want.shape[axis] > 2:
-                late, early = want.narrow(axis, 1, want.shape[axis] - 1), got.narrow(
-                    axis, 0, want.shape[axis] - 1)  # fmt: skip
+                late, early = (
+                    want.narrow(axis, 1, want.shape[axis] - 1),
+                    got.narrow(axis, 0, want.shape[axis] - 1),
+                )
                 if self._close(early, late):
-                    return (f"{name} is shifted by one along {where}: entry k holds what belongs "
-                            "at k + 1")
-                if self._close(got.narrow(axis, 1, want.shape[axis] - 1),
-                               want.narrow(axis, 0, want.shape[axis] - 1)):  # fmt: skip
-                    return (f"{name} is shifted by one along {where}: entry k holds what belongs "
-                            "at k − 1")
+                    return (
+                        f"{name} is shifted by one along {where}: entry k holds what belongs "
+                        "at k + 1"
+                    )
+                if self._close(
+                    got.narrow(axis, 1, want.shape[axis] - 1),
+                    want.narrow(axis, 0, want.shape[axis] - 1),
+                ):
+                    return (
+                        f"{name} is shifted by one along {where}: entry k holds what belongs "
+                        "at k − 1"
+                    )
         order = self._block_order(gates, hidden)
         if order:
-            return (f"{name} has its gate blocks in the order {', '.join(order)}; expected "
-                    f"{', '.join(gates)}")
+            return (
+                f"{name} has its gate blocks in the order {', '.join(order)}; expected "
+                f"{', '.join(gates)}"
+            )
         if bool((want < 0).any()) and self._close(got, want.abs()):
             return f"{name} has lost its signs: it is |the expected values|"
         if self._close(got, want * want):
@@ -250,8 +289,10 @@ class _Lens:
             return f"{name} is the square root of the expected values: a square missing?"
         if want.ndim >= 1 and want.shape[-1] > 1:
             if self._close(got, torch.softmax(want, -1)):
-                return (f"{name} is the softmax of the expected values: return the raw scores "
-                        "(logits); the loss or the sampler applies the softmax")
+                return (
+                    f"{name} is the softmax of the expected values: return the raw scores "
+                    "(logits); the loss or the sampler applies the softmax"
+                )
             if self._close(got, torch.log_softmax(want, -1)):
                 return f"{name} is the log-softmax of the expected values: return the raw scores"
         for activation, words in ((torch.tanh, "tanh"), (torch.sigmoid, "sigmoid")):
@@ -309,13 +350,18 @@ class _Lens:
         wrong = ~torch.isclose(self.got, self.want, rtol=self.rtol / 10, atol=self.atol / 10)
         width = self._blocks(gates, hidden)
         if width:
-            bad = [gate for gate, block in zip(gates, wrong.split(width, -1), strict=True)
-                   if bool(block.any())]  # fmt: skip
+            bad = [
+                gate
+                for gate, block in zip(gates, wrong.split(width, -1), strict=True)
+                if bool(block.any())
+            ]
             if bad and len(bad) < len(gates):
                 good = [g for g in gates if g not in bad]
-                return (f"in {self.name}, the {', '.join(bad)} block{'s' * (len(bad) > 1)} "
-                        f"{'are' if len(bad) > 1 else 'is'} wrong; the {', '.join(good)} "
-                        f"block{'s' * (len(good) > 1)} {'are' if len(good) > 1 else 'is'} right")
+                return (
+                    f"in {self.name}, the {', '.join(bad)} block{'s' * (len(bad) > 1)} "
+                    f"{'are' if len(bad) > 1 else 'is'} wrong; the {', '.join(good)} "
+                    f"block{'s' * (len(good) > 1)} {'are' if len(good) > 1 else 'is'} right"
+                )
         candidates = []
         for axis in range(wrong.ndim):
             size = wrong.shape[axis]
@@ -345,13 +391,18 @@ class _Lens:
         text = f"in {self.name}{along}, {say(good, 'right')} and {say(bad, 'wrong')}"
         if label == "time step":
             if good == list(range(len(good))):
-                hint = ("your first step is right, later ones are not: check what is carried "
-                        "from one step to the next" if len(good) == 1 else "the error starts "
-                        f"at step {bad[0]}: what changes there?")  # fmt: skip
+                hint = (
+                    "your first step is right, later ones are not: check what is carried "
+                    "from one step to the next"
+                    if len(good) == 1
+                    else f"the error starts at step {bad[0]}: what changes there?"
+                )
                 return f"{text}; {hint}"
             if bad == list(range(len(bad))):
-                return (f"{text}; the last steps are right, earlier ones are not: is what flows "
-                        "back from later steps carried (and added) into earlier ones?")
+                return (
+                    f"{text}; the last steps are right, earlier ones are not: is what flows "
+                    "back from later steps carried (and added) into earlier ones?"
+                )
         if label == "batch row":
             return f"{text}: what is different about the wrong samples?"
         return text

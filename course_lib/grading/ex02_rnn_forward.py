@@ -24,8 +24,11 @@ def _randn(gen: torch.Generator, *shape: int) -> Tensor:
 
 def _weights(gen: torch.Generator) -> dict[str, Tensor]:
     """``W_x (D, H)``, ``W_h (H, H)`` scaled so the state neither saturates nor vanishes, ``b``."""
-    return {"W_x": _randn(gen, D, H) / D**0.5, "W_h": _randn(gen, H, H) / H**0.5,
-            "b": _randn(gen, H) * 0.5}  # fmt: skip
+    return {
+        "W_x": _randn(gen, D, H) / D**0.5,
+        "W_h": _randn(gen, H, H) / H**0.5,
+        "b": _randn(gen, H) * 0.5,
+    }
 
 
 # --------------------------------------------------------------------------- rnn_cell_forward
@@ -37,58 +40,106 @@ def _cell_case(gen: torch.Generator) -> Case:
 
 _CELL = cells.rnn_cell_forward
 RNN_CELL_FORWARD = (
-    Check("h_t = tanh(x_t W_x + h_{t-1} W_h + b)", _CELL, _cell_case,
-          (with_output(_CELL, "tanh is missing: h_t = tanh(x_t W_x + h_{t-1} W_h + b)",
-                       lambda h, args: torch.atanh(h)),
-           with_inputs(_CELL, "W_h is used transposed: with row vectors the recurrent term is "
-                       "h_prev @ W_h", W_h=transpose),
-           with_inputs(_CELL, "the bias b is missing", b=lambda b: b * 0),
-           with_output(_CELL, "sigmoid instead of tanh",
-                       lambda h, args: torch.sigmoid(torch.atanh(h)))),
-          numpy=True),
-)  # fmt: skip
+    Check(
+        "h_t = tanh(x_t W_x + h_{t-1} W_h + b)",
+        _CELL,
+        _cell_case,
+        (
+            with_output(
+                _CELL,
+                "tanh is missing: h_t = tanh(x_t W_x + h_{t-1} W_h + b)",
+                lambda h, args: torch.atanh(h),
+            ),
+            with_inputs(
+                _CELL,
+                "W_h is used transposed: with row vectors the recurrent term is h_prev @ W_h",
+                W_h=transpose,
+            ),
+            with_inputs(_CELL, "the bias b is missing", b=lambda b: b * 0),
+            with_output(
+                _CELL, "sigmoid instead of tanh", lambda h, args: torch.sigmoid(torch.atanh(h))
+            ),
+        ),
+        numpy=True,
+    ),
+)
 
 # -------------------------------------------------------------------------------- rnn_forward
 
 
 def _sequence_case(**options: bool):
     def make(gen: torch.Generator) -> Case:
-        return Case({"x": _randn(gen, B, T, D), "h0": _randn(gen, B, H), **_weights(gen)},
-                    dict(options))  # fmt: skip
+        return Case(
+            {"x": _randn(gen, B, T, D), "h0": _randn(gen, B, H), **_weights(gen)}, dict(options)
+        )
 
     return make
 
 
 _FORWARD = sequence.rnn_forward
-_SHIFTED = with_output(_FORWARD, "off by one in time: output t holds the state *before* step t "
-                       "(h0 first, the last state missing); store h after updating it",
-                       lambda out, args: torch.cat([args["h0"][:, None], out[:, :-1]], dim=1))
-_NOT_CARRIED = Variant("the state is not carried: every step used h0 instead of the previous "
-                       "step's h", lambda x, h0, W_x, W_h, b=None, **options:
-                       torch.tanh(x @ W_x + (h0 @ W_h + b)[:, None, :]))  # fmt: skip
+_SHIFTED = with_output(
+    _FORWARD,
+    "off by one in time: output t holds the state *before* step t "
+    "(h0 first, the last state missing); store h after updating it",
+    lambda out, args: torch.cat([args["h0"][:, None], out[:, :-1]], dim=1),
+)
+_NOT_CARRIED = Variant(
+    "the state is not carried: every step used h0 instead of the previous step's h",
+    lambda x, h0, W_x, W_h, b=None, **options: torch.tanh(x @ W_x + (h0 @ W_h + b)[:, None, :]),
+)
 # Numpy; the student's loop may call their rnn_cell_forward, graded in part 1 on its own.
 _FORWARD_OPTIONS = {"numpy": True, "stand_ins": {"rnn_cell_forward": cells.rnn_cell_forward}}
 RNN_FORWARD = (
-    Check("return_sequences=True (default): every step's state (B, T, H)", _FORWARD,
-          _sequence_case(), (_SHIFTED, _NOT_CARRIED), **_FORWARD_OPTIONS),
-    Check("return_sequences=False: the last state (B, H)", _FORWARD,
-          _sequence_case(return_sequences=False),
-          (with_inputs(_FORWARD, "returned the state after the first step, not the last",
-                       x=lambda x: x[:, :1]),),
-          **_FORWARD_OPTIONS),
-    Check("return_state=True: (outputs, h_T)", _FORWARD, _sequence_case(return_state=True),
-          **_FORWARD_OPTIONS),
-    Check("go_backwards=True: reversed input, outputs in processing order", _FORWARD,
-          _sequence_case(go_backwards=True),
-          (with_output(_FORWARD, "go_backwards returns the outputs in processing order (the "
-                       "reverse of x's order); they were flipped back",
-                       lambda out, args: reverse_time(out)),
-           with_inputs(_FORWARD, "go_backwards was ignored: read x from its last step",
-                       go_backwards=False),
-           with_inputs(_FORWARD, "go_backwards reversed the batch axis (axis 0); it reverses "
-                       "time, x[:, ::-1]", x=lambda x: x.flip(0), go_backwards=False)),
-          **_FORWARD_OPTIONS),
-)  # fmt: skip
+    Check(
+        "return_sequences=True (default): every step's state (B, T, H)",
+        _FORWARD,
+        _sequence_case(),
+        (_SHIFTED, _NOT_CARRIED),
+        **_FORWARD_OPTIONS,
+    ),
+    Check(
+        "return_sequences=False: the last state (B, H)",
+        _FORWARD,
+        _sequence_case(return_sequences=False),
+        (
+            with_inputs(
+                _FORWARD,
+                "returned the state after the first step, not the last",
+                x=lambda x: x[:, :1],
+            ),
+        ),
+        **_FORWARD_OPTIONS,
+    ),
+    Check(
+        "return_state=True: (outputs, h_T)",
+        _FORWARD,
+        _sequence_case(return_state=True),
+        **_FORWARD_OPTIONS,
+    ),
+    Check(
+        "go_backwards=True: reversed input, outputs in processing order",
+        _FORWARD,
+        _sequence_case(go_backwards=True),
+        (
+            with_output(
+                _FORWARD,
+                "go_backwards returns the outputs in processing order (the "
+                "reverse of x's order); they were flipped back",
+                lambda out, args: reverse_time(out),
+            ),
+            with_inputs(
+                _FORWARD, "go_backwards was ignored: read x from its last step", go_backwards=False
+            ),
+            with_inputs(
+                _FORWARD,
+                "go_backwards reversed the batch axis (axis 0); it reverses time, x[:, ::-1]",
+                x=lambda x: x.flip(0),
+                go_backwards=False,
+            ),
+        ),
+        **_FORWARD_OPTIONS,
+    ),
+)
 
 # ------------------------------------------------------------------------------- count_params
 
@@ -106,23 +157,41 @@ def _sizes_case(bias: bool):
     return make
 
 
-_MISSING_W_H = Variant("the recurrent weights W_h (H × H) are missing",
-                       lambda input_size, hidden_size, bias=True:
-                       input_size * hidden_size + hidden_size * bias)
-_W_H_AS_D_H = Variant("W_h counted as D × H; it maps the state to the state, H × H",
-                      lambda input_size, hidden_size, bias=True:
-                      2 * input_size * hidden_size + hidden_size * bias)
-_TWO_BIASES = Variant("two bias vectors counted: PyTorch has b_ih and b_hh, the course layer "
-                      "has one b", lambda input_size, hidden_size, bias=True:
-                      _count(input_size, hidden_size, bias) + hidden_size * bias)
+_MISSING_W_H = Variant(
+    "the recurrent weights W_h (H × H) are missing",
+    lambda input_size, hidden_size, bias=True: input_size * hidden_size + hidden_size * bias,
+)
+_W_H_AS_D_H = Variant(
+    "W_h counted as D × H; it maps the state to the state, H × H",
+    lambda input_size, hidden_size, bias=True: 2 * input_size * hidden_size + hidden_size * bias,
+)
+_TWO_BIASES = Variant(
+    "two bias vectors counted: PyTorch has b_ih and b_hh, the course layer has one b",
+    lambda input_size, hidden_size, bias=True: (
+        _count(input_size, hidden_size, bias) + hidden_size * bias
+    ),
+)
 COUNT_PARAMS = (
-    Check("with bias: D·H + H·H + H", _count, _sizes_case(True),
-          (_MISSING_W_H, _TWO_BIASES, _W_H_AS_D_H)),
-    Check("without bias: D·H + H·H", _count, _sizes_case(False),
-          (_MISSING_W_H, _W_H_AS_D_H,
-           Variant("bias=False was ignored: without a bias, count only W_x and W_h",
-                   lambda input_size, hidden_size, bias=True: _count(input_size, hidden_size)))),
-)  # fmt: skip
+    Check(
+        "with bias: D·H + H·H + H",
+        _count,
+        _sizes_case(True),
+        (_MISSING_W_H, _TWO_BIASES, _W_H_AS_D_H),
+    ),
+    Check(
+        "without bias: D·H + H·H",
+        _count,
+        _sizes_case(False),
+        (
+            _MISSING_W_H,
+            _W_H_AS_D_H,
+            Variant(
+                "bias=False was ignored: without a bias, count only W_x and W_h",
+                lambda input_size, hidden_size, bias=True: _count(input_size, hidden_size),
+            ),
+        ),
+    ),
+)
 
 # -------------------------------------------------------------------------- torch_rnn_weights
 
@@ -150,21 +219,38 @@ def _reproduce(case: Case, weights: object) -> Tensor:
 
 
 _TORCH_VARIANTS = (
-    with_output(_course_weights, "torch stores weights as (out, in): transpose weight_ih_l0 and "
-                "weight_hh_l0", lambda w, args: (w[0].T, w[1].T, w[2])),
-    with_output(_course_weights, "a bias is missing: torch adds both biases, b = bias_ih + "
-                "bias_hh", lambda w, args: (w[0], w[1], args["rnn"].bias_ih_l0)),
-    with_output(_course_weights, "W_h is transposed: torch's weight_hh_l0 is (out, in) = "
-                "W_h.T", lambda w, args: (w[0], w[1].T, w[2])),
-    with_output(_course_weights, "the two biases were averaged; nn.RNN adds them: b = bias_ih "
-                "+ bias_hh", lambda w, args: (w[0], w[1], w[2] / 2)),
-)  # fmt: skip
+    with_output(
+        _course_weights,
+        "torch stores weights as (out, in): transpose weight_ih_l0 and weight_hh_l0",
+        lambda w, args: (w[0].T, w[1].T, w[2]),
+    ),
+    with_output(
+        _course_weights,
+        "a bias is missing: torch adds both biases, b = bias_ih + bias_hh",
+        lambda w, args: (w[0], w[1], args["rnn"].bias_ih_l0),
+    ),
+    with_output(
+        _course_weights,
+        "W_h is transposed: torch's weight_hh_l0 is (out, in) = W_h.T",
+        lambda w, args: (w[0], w[1].T, w[2]),
+    ),
+    with_output(
+        _course_weights,
+        "the two biases were averaged; nn.RNN adds them: b = bias_ih + bias_hh",
+        lambda w, args: (w[0], w[1], w[2] / 2),
+    ),
+)
 # Untransposed weights cannot even run in the recurrence (the first check names that mistake).
 TORCH_RNN_WEIGHTS = (
     Check("(W_x, W_h, b) in course layout", _course_weights, _torch_rnn_case, _TORCH_VARIANTS),
-    Check("the course recurrence with them reproduces nn.RNN's output", _course_weights,
-          _torch_rnn_case, _TORCH_VARIANTS[1:], observe=_reproduce),
-)  # fmt: skip
+    Check(
+        "the course recurrence with them reproduces nn.RNN's output",
+        _course_weights,
+        _torch_rnn_case,
+        _TORCH_VARIANTS[1:],
+        observe=_reproduce,
+    ),
+)
 
 # ------------------------------------------------------------------------------- stateful_rnn
 
@@ -195,20 +281,41 @@ def _states_to_other_samples(rnn: nn.RNN, batches: list[Tensor]) -> list[Tensor]
 
 
 STATEFUL_RNN = (
-    Check("each batch starts where the one before ended", _stateful, _batches_case,
-          (Variant("not stateful: the second batch restarted from zeros; pass the first batch's "
-                   "h_n as the second batch's initial state",
-                   lambda rnn, batches: _stateful(rnn, batches, carry=False)),
-           Variant("states were passed to the wrong samples: sample i's final state must seed "
-                   "sample i of the next batch",
-                   _states_to_other_samples),
-           Variant("only the first batch's final state was carried: every batch must start "
-                   "from the final state of the batch just before it", _carried_once)),
-          hints=(("hx should also be 3-D", "nn.RNN's state h0/h_n is (num_layers * "
-                  "num_directions, B, H) even with batch_first=True: keep the first axis"),
-                 ("Expected hidden size", "the state passed on has the wrong shape: with "
-                  "batch_first=True the output is (B, T, H) and h_n is (1, B, H): pass h_n on"))),
-)  # fmt: skip
+    Check(
+        "each batch starts where the one before ended",
+        _stateful,
+        _batches_case,
+        (
+            Variant(
+                "not stateful: the second batch restarted from zeros; pass the first batch's "
+                "h_n as the second batch's initial state",
+                lambda rnn, batches: _stateful(rnn, batches, carry=False),
+            ),
+            Variant(
+                "states were passed to the wrong samples: sample i's final state must seed "
+                "sample i of the next batch",
+                _states_to_other_samples,
+            ),
+            Variant(
+                "only the first batch's final state was carried: every batch must start "
+                "from the final state of the batch just before it",
+                _carried_once,
+            ),
+        ),
+        hints=(
+            (
+                "hx should also be 3-D",
+                "nn.RNN's state h0/h_n is (num_layers * "
+                "num_directions, B, H) even with batch_first=True: keep the first axis",
+            ),
+            (
+                "Expected hidden size",
+                "the state passed on has the wrong shape: with "
+                "batch_first=True the output is (B, T, H) and h_n is (1, B, H): pass h_n on",
+            ),
+        ),
+    ),
+)
 
 ASSIGNMENT = Assignment(
     "02_rnn_forward",

@@ -39,23 +39,42 @@ def _cell_case(gen: torch.Generator) -> Case:
 
 _CELL_BACKWARD = backward.rnn_cell_backward
 RNN_CELL_BACKWARD = (
-    Check("gradients of one step", _CELL_BACKWARD, _cell_case,
-          (Variant("the tanh derivative is missing: da = dh * (1 - h**2), since tanh' = 1 - tanh²",
-                   lambda dh, cache: _CELL_BACKWARD(dh / (1 - cache.h**2), cache)),
-           Variant("dh_prev must be da @ W_h.T: the forward pass computed h_prev @ W_h",
-                   lambda dh, cache: _CELL_BACKWARD(dh, cache._replace(W_h=cache.W_h.T))),
-           Variant("dW_h must be h_prev.T @ da (the state that entered the step), not h.T @ da",
-                   lambda dh, cache: {**_CELL_BACKWARD(dh, cache), "dW_h":
-                                      _CELL_BACKWARD(dh, cache._replace(h_prev=cache.h))["dW_h"]}),
-           Variant("tanh was applied to h again: the cache holds h = tanh(a) already, so "
-                   "tanh'(a) = 1 - h**2, not 1 - tanh(h)**2",
-                   lambda dh, cache: _CELL_BACKWARD(dh, cache._replace(h=torch.tanh(cache.h)))),
-           Variant("h and h_prev were swapped when reading the cache: da uses the new state, "
-                   "dh * (1 - h**2), and dW_h the state that entered the step, h_prev",
-                   lambda dh, cache: _CELL_BACKWARD(dh, cache._replace(h=cache.h_prev,
-                                                                       h_prev=cache.h)))),
-          numpy=True),
-)  # fmt: skip
+    Check(
+        "gradients of one step",
+        _CELL_BACKWARD,
+        _cell_case,
+        (
+            Variant(
+                "the tanh derivative is missing: da = dh * (1 - h**2), since tanh' = 1 - tanh²",
+                lambda dh, cache: _CELL_BACKWARD(dh / (1 - cache.h**2), cache),
+            ),
+            Variant(
+                "dh_prev must be da @ W_h.T: the forward pass computed h_prev @ W_h",
+                lambda dh, cache: _CELL_BACKWARD(dh, cache._replace(W_h=cache.W_h.T)),
+            ),
+            Variant(
+                "dW_h must be h_prev.T @ da (the state that entered the step), not h.T @ da",
+                lambda dh, cache: {
+                    **_CELL_BACKWARD(dh, cache),
+                    "dW_h": _CELL_BACKWARD(dh, cache._replace(h_prev=cache.h))["dW_h"],
+                },
+            ),
+            Variant(
+                "tanh was applied to h again: the cache holds h = tanh(a) already, so "
+                "tanh'(a) = 1 - h**2, not 1 - tanh(h)**2",
+                lambda dh, cache: _CELL_BACKWARD(dh, cache._replace(h=torch.tanh(cache.h))),
+            ),
+            Variant(
+                "h and h_prev were swapped when reading the cache: da uses the new state, "
+                "dh * (1 - h**2), and dW_h the state that entered the step, h_prev",
+                lambda dh, cache: _CELL_BACKWARD(
+                    dh, cache._replace(h=cache.h_prev, h_prev=cache.h)
+                ),
+            ),
+        ),
+        numpy=True,
+    ),
+)
 
 # ------------------------------------------------------------------------------- rnn_backward
 
@@ -66,8 +85,14 @@ def _sequence_case(gen: torch.Generator) -> Case:
     return Case({"dh_seq": _randn(gen, B, T, H), "caches": caches})
 
 
-def _bptt(dh_seq: Tensor, caches: list, *, carry: bool = True, accumulate: bool = True,
-          backwards: bool = True) -> dict:  # fmt: skip
+def _bptt(
+    dh_seq: Tensor,
+    caches: list,
+    *,
+    carry: bool = True,
+    accumulate: bool = True,
+    backwards: bool = True,
+) -> dict:
     """Backpropagation through time with one of its steps switched off, or run forward in time,
     for the variants."""
     dh_next, dxs, grads = torch.zeros_like(dh_seq[:, 0]), {}, {}
@@ -81,18 +106,31 @@ def _bptt(dh_seq: Tensor, caches: list, *, carry: bool = True, accumulate: bool 
 
 
 RNN_BACKWARD = (
-    Check("gradients through time", backward.rnn_backward, _sequence_case,
-          (Variant("the gradient from the next step is not added: dL/dh_t = dh_seq[:, t] + the "
-                   "dh_prev that step t+1 sends back", lambda dh_seq, caches:
-                   _bptt(dh_seq, caches, carry=False)),
-           Variant("the weight gradients are not summed over time: W_x, W_h and b are shared by "
-                   "every step, so add each step's gradient", lambda dh_seq, caches:
-                   _bptt(dh_seq, caches, accumulate=False)),
-           Variant("the loop ran forward in time: the backward pass starts at the last step and "
-                   "walks back, for t in reversed(range(T)), carrying dh_prev to step t - 1",
-                   lambda dh_seq, caches: _bptt(dh_seq, caches, backwards=False))),
-          numpy=True, stand_ins={"rnn_cell_backward": _CELL_BACKWARD}),
-)  # fmt: skip
+    Check(
+        "gradients through time",
+        backward.rnn_backward,
+        _sequence_case,
+        (
+            Variant(
+                "the gradient from the next step is not added: dL/dh_t = dh_seq[:, t] + the "
+                "dh_prev that step t+1 sends back",
+                lambda dh_seq, caches: _bptt(dh_seq, caches, carry=False),
+            ),
+            Variant(
+                "the weight gradients are not summed over time: W_x, W_h and b are shared by "
+                "every step, so add each step's gradient",
+                lambda dh_seq, caches: _bptt(dh_seq, caches, accumulate=False),
+            ),
+            Variant(
+                "the loop ran forward in time: the backward pass starts at the last step and "
+                "walks back, for t in reversed(range(T)), carrying dh_prev to step t - 1",
+                lambda dh_seq, caches: _bptt(dh_seq, caches, backwards=False),
+            ),
+        ),
+        numpy=True,
+        stand_ins={"rnn_cell_backward": _CELL_BACKWARD},
+    ),
+)
 
 # ------------------------------------------------------------------------- numerical_gradient
 
@@ -128,19 +166,42 @@ def _not_restored(f, x, eps=1e-6):
 
 _NUMERICAL = gradients.numerical_gradient
 _NUMERICAL_VARIANTS = (
-    with_output(_NUMERICAL, "divided by eps instead of 2·eps: the centred difference spans "
-                "2·eps", lambda grad, args: 2 * grad),
-    Variant("one-sided difference (f(x + eps) - f(x)) / eps; use the centred difference "
-            "(f(x + eps) - f(x - eps)) / (2·eps)", _one_sided),
-    Variant("x[index] was not put back after the two evaluations, so every later entry was "
-            "differentiated at a shifted point: restore x[index] = original", _not_restored),
-)  # fmt: skip
+    with_output(
+        _NUMERICAL,
+        "divided by eps instead of 2·eps: the centred difference spans 2·eps",
+        lambda grad, args: 2 * grad,
+    ),
+    Variant(
+        "one-sided difference (f(x + eps) - f(x)) / eps; use the centred difference "
+        "(f(x + eps) - f(x - eps)) / (2·eps)",
+        _one_sided,
+    ),
+    Variant(
+        "x[index] was not put back after the two evaluations, so every later entry was "
+        "differentiated at a shifted point: restore x[index] = original",
+        _not_restored,
+    ),
+)
 NUMERICAL_GRADIENT = (
-    Check("x of shape (3, 4), eps=1e-4", _NUMERICAL, _function_case((3, 4), eps=1e-4),
-          _NUMERICAL_VARIANTS, numpy=True, atol=1e-8, rtol=1e-7),
-    Check("x of shape (2, 3, 2), default eps", _NUMERICAL, _function_case((2, 3, 2)),
-          _NUMERICAL_VARIANTS[:1], numpy=True, atol=1e-8, rtol=1e-7),
-)  # fmt: skip
+    Check(
+        "x of shape (3, 4), eps=1e-4",
+        _NUMERICAL,
+        _function_case((3, 4), eps=1e-4),
+        _NUMERICAL_VARIANTS,
+        numpy=True,
+        atol=1e-8,
+        rtol=1e-7,
+    ),
+    Check(
+        "x of shape (2, 3, 2), default eps",
+        _NUMERICAL,
+        _function_case((2, 3, 2)),
+        _NUMERICAL_VARIANTS[:1],
+        numpy=True,
+        atol=1e-8,
+        rtol=1e-7,
+    ),
+)
 
 # ----------------------------------------------------------------------------- relative_error
 
@@ -169,31 +230,72 @@ def _unrelated_case(gen: torch.Generator) -> Case:
 
 _RELATIVE = gradients.relative_error
 _RELATIVE_VARIANTS = (
-    Variant("the mean difference was used; take the largest, max |a - b|",
-            lambda a, b: float((a - b).abs().mean() / (a.abs() + b.abs()).max())),
-    Variant("divided by max |a| only; divide by max(|a| + |b|), which is symmetric",
-            lambda a, b: float((a - b).abs().max() / a.abs().max())),
-    Variant("the largest signed difference was used; take the largest in absolute value, "
-            "max |a - b|", lambda a, b: float((a - b).max() / (a.abs() + b.abs()).max())),
-    Variant("the largest element-wise ratio |a - b| / (|a| + |b|) (CS231n's form); this part "
-            "divides the largest difference by the largest sum, max |a - b| / max(|a| + |b|)",
-            lambda a, b: float(((a - b).abs() / (a.abs() + b.abs()).clamp(min=1e-8)).max())),
-    Variant("the denominator added the two maxima, max |a| + max |b|; it is the largest sum, "
-            "max(|a| + |b|), taken entry by entry",
-            lambda a, b: float((a - b).abs().max() / (a.abs().max() + b.abs().max()))),
-)  # fmt: skip
+    Variant(
+        "the mean difference was used; take the largest, max |a - b|",
+        lambda a, b: float((a - b).abs().mean() / (a.abs() + b.abs()).max()),
+    ),
+    Variant(
+        "divided by max |a| only; divide by max(|a| + |b|), which is symmetric",
+        lambda a, b: float((a - b).abs().max() / a.abs().max()),
+    ),
+    Variant(
+        "the largest signed difference was used; take the largest in absolute value, max |a - b|",
+        lambda a, b: float((a - b).max() / (a.abs() + b.abs()).max()),
+    ),
+    Variant(
+        "the largest element-wise ratio |a - b| / (|a| + |b|) (CS231n's form); this part "
+        "divides the largest difference by the largest sum, max |a - b| / max(|a| + |b|)",
+        lambda a, b: float(((a - b).abs() / (a.abs() + b.abs()).clamp(min=1e-8)).max()),
+    ),
+    Variant(
+        "the denominator added the two maxima, max |a| + max |b|; it is the largest sum, "
+        "max(|a| + |b|), taken entry by entry",
+        lambda a, b: float((a - b).abs().max() / (a.abs().max() + b.abs().max())),
+    ),
+)
 RELATIVE_ERROR = (
-    Check("two close gradients, a − b largest where it is positive", _RELATIVE,
-          _pair_case(False, sign=1.0), _RELATIVE_VARIANTS, numpy=True, atol=1e-12, rtol=1e-9),
-    Check("two close gradients, a − b largest where it is negative", _RELATIVE,
-          _pair_case(False, sign=-1.0), _RELATIVE_VARIANTS, numpy=True, atol=1e-12, rtol=1e-9),
-    Check("two unrelated arrays (the largest |a| and |b| sit at different entries)", _RELATIVE,
-          _unrelated_case, _RELATIVE_VARIANTS, numpy=True, atol=1e-12, rtol=1e-9),
-    Check("two zero arrays (0/0 must give 0)", _RELATIVE, _pair_case(True),
-          (Variant("0/0 gave NaN: guard the denominator, max(…, np.finfo(float).tiny)",
-                   lambda a, b: float("nan")),),
-          numpy=True, atol=1e-12, rtol=1e-9),
-)  # fmt: skip
+    Check(
+        "two close gradients, a − b largest where it is positive",
+        _RELATIVE,
+        _pair_case(False, sign=1.0),
+        _RELATIVE_VARIANTS,
+        numpy=True,
+        atol=1e-12,
+        rtol=1e-9,
+    ),
+    Check(
+        "two close gradients, a − b largest where it is negative",
+        _RELATIVE,
+        _pair_case(False, sign=-1.0),
+        _RELATIVE_VARIANTS,
+        numpy=True,
+        atol=1e-12,
+        rtol=1e-9,
+    ),
+    Check(
+        "two unrelated arrays (the largest |a| and |b| sit at different entries)",
+        _RELATIVE,
+        _unrelated_case,
+        _RELATIVE_VARIANTS,
+        numpy=True,
+        atol=1e-12,
+        rtol=1e-9,
+    ),
+    Check(
+        "two zero arrays (0/0 must give 0)",
+        _RELATIVE,
+        _pair_case(True),
+        (
+            Variant(
+                "0/0 gave NaN: guard the denominator, max(…, np.finfo(float).tiny)",
+                lambda a, b: float("nan"),
+            ),
+        ),
+        numpy=True,
+        atol=1e-12,
+        rtol=1e-9,
+    ),
+)
 
 # -------------------------------------------------------------------------------- tbptt_epoch
 
@@ -209,9 +311,17 @@ def _reference_epoch(model, x, y, chunk_len, optimizer):
     return bptt.truncated_bptt_epoch(model, x, y, chunk_len, F.mse_loss, optimizer)
 
 
-def _chunk_losses(model, x, y, chunk_len, optimizer, *, carry: bool = True,
-                  zero_grad: str = "before backward",
-                  short_last: bool = True) -> list[float]:  # fmt: skip
+def _chunk_losses(
+    model,
+    x,
+    y,
+    chunk_len,
+    optimizer,
+    *,
+    carry: bool = True,
+    zero_grad: str = "before backward",
+    short_last: bool = True,
+) -> list[float]:
     """The loss of each chunk, in order, as the notebook's tbptt_epoch returns them; the
     options build the variants (``zero_grad`` "before backward", "never" or "before step")."""
     losses = []
@@ -236,25 +346,49 @@ def _trained_parameters(case: Case, result: object) -> dict[str, Tensor]:
 
 
 _TBPTT_VARIANTS = (
-    Variant("the state was not carried: every chunk started from zeros; pass the previous "
-            "chunk's final state on (detached)", lambda *args: _chunk_losses(*args, carry=False)),
-    Variant("optimizer.zero_grad() is missing: each chunk's gradients were added to the "
-            "previous ones'", lambda *args: _chunk_losses(*args, zero_grad="never")),
-    Variant("no step used its chunk's gradients (as when optimizer.zero_grad() runs between "
-            "backward() and step(), or step() before backward()): zero, backward(), then step()",
-            lambda *args: _chunk_losses(*args, zero_grad="before step")),
-    Variant("the short last chunk was skipped: x.split(chunk_len, dim=1), or range(0, T, "
-            "chunk_len), also gives the last T % chunk_len steps",
-            lambda *args: _chunk_losses(*args, short_last=False)),
-)  # fmt: skip
-_DETACH_HINT = (("modified by an inplace operation", "the carried state still holds the previous "
-                 "chunk's graph: detach it"),)  # fmt: skip
+    Variant(
+        "the state was not carried: every chunk started from zeros; pass the previous "
+        "chunk's final state on (detached)",
+        lambda *args: _chunk_losses(*args, carry=False),
+    ),
+    Variant(
+        "optimizer.zero_grad() is missing: each chunk's gradients were added to the previous ones'",
+        lambda *args: _chunk_losses(*args, zero_grad="never"),
+    ),
+    Variant(
+        "no step used its chunk's gradients (as when optimizer.zero_grad() runs between "
+        "backward() and step(), or step() before backward()): zero, backward(), then step()",
+        lambda *args: _chunk_losses(*args, zero_grad="before step"),
+    ),
+    Variant(
+        "the short last chunk was skipped: x.split(chunk_len, dim=1), or range(0, T, "
+        "chunk_len), also gives the last T % chunk_len steps",
+        lambda *args: _chunk_losses(*args, short_last=False),
+    ),
+)
+_DETACH_HINT = (
+    (
+        "modified by an inplace operation",
+        "the carried state still holds the previous chunk's graph: detach it",
+    ),
+)
 TBPTT_EPOCH = (
-    Check("parameters after one epoch of truncated BPTT (chunks of 3 steps)", _reference_epoch,
-          _training_case, _TBPTT_VARIANTS, observe=_trained_parameters, hints=_DETACH_HINT),
-    Check("the returned losses: one float per chunk, in order, the short last chunk included",
-          _chunk_losses, _training_case, _TBPTT_VARIANTS, hints=_DETACH_HINT),
-)  # fmt: skip
+    Check(
+        "parameters after one epoch of truncated BPTT (chunks of 3 steps)",
+        _reference_epoch,
+        _training_case,
+        _TBPTT_VARIANTS,
+        observe=_trained_parameters,
+        hints=_DETACH_HINT,
+    ),
+    Check(
+        "the returned losses: one float per chunk, in order, the short last chunk included",
+        _chunk_losses,
+        _training_case,
+        _TBPTT_VARIANTS,
+        hints=_DETACH_HINT,
+    ),
+)
 
 ASSIGNMENT = Assignment(
     "03_bptt",

@@ -36,8 +36,9 @@ def _matrix_with_complex_top_pair(gen: torch.Generator) -> Case:
     rho = 0.7 + 0.6 * float(torch.rand((), generator=gen, dtype=F64))
     theta = 1.25 + 1.15 * float(torch.rand((), generator=gen, dtype=F64))  # cos θ < 0.32
     R = torch.zeros(5, 5, dtype=F64)
-    R[:2, :2] = rho * torch.tensor([[math.cos(theta), -math.sin(theta)],
-                                    [math.sin(theta), math.cos(theta)]], dtype=F64)  # fmt: skip
+    R[:2, :2] = rho * torch.tensor(
+        [[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]], dtype=F64
+    )
     R[2:, 2:] = torch.diag((torch.rand(3, generator=gen, dtype=F64) - 0.5) * rho)
     R[2, 2] = 0.45 * rho
     P = torch.eye(5, dtype=F64) + 0.4 * torch.randn(5, 5, generator=gen, dtype=F64)
@@ -45,22 +46,35 @@ def _matrix_with_complex_top_pair(gen: torch.Generator) -> Case:
 
 
 SPECTRAL_RADIUS = (
-    Check("a non-normal matrix whose top eigenvalues are complex", gradients.spectral_radius,
-          _matrix_with_complex_top_pair,
-          (Variant("you computed the largest singular value (the 2-norm); the spectral radius is "
-                   "the largest |eigenvalue|, which is smaller for a non-normal matrix",
-                   gradients.largest_singular_value),
-           Variant("you took the eigenvalue with the largest real part (which is also what max() "
-                   "of complex numbers picks in numpy); complex eigenvalues count by their "
-                   "modulus: np.abs(eigenvalues).max()",
-                   lambda W: float(torch.linalg.eigvals(W).real.max())),
-           Variant("eigvalsh assumes a symmetric matrix and reads one triangle; W is not "
-                   "symmetric: use np.linalg.eigvals",
-                   lambda W: float(torch.linalg.eigvalsh(W).abs().max())),
-           Variant("you took the largest |entry| of W, not of its eigenvalues",
-                   lambda W: float(W.abs().max()))),
-          numpy=True),
-)  # fmt: skip
+    Check(
+        "a non-normal matrix whose top eigenvalues are complex",
+        gradients.spectral_radius,
+        _matrix_with_complex_top_pair,
+        (
+            Variant(
+                "you computed the largest singular value (the 2-norm); the spectral radius is "
+                "the largest |eigenvalue|, which is smaller for a non-normal matrix",
+                gradients.largest_singular_value,
+            ),
+            Variant(
+                "you took the eigenvalue with the largest real part (which is also what max() "
+                "of complex numbers picks in numpy); complex eigenvalues count by their "
+                "modulus: np.abs(eigenvalues).max()",
+                lambda W: float(torch.linalg.eigvals(W).real.max()),
+            ),
+            Variant(
+                "eigvalsh assumes a symmetric matrix and reads one triangle; W is not "
+                "symmetric: use np.linalg.eigvals",
+                lambda W: float(torch.linalg.eigvalsh(W).abs().max()),
+            ),
+            Variant(
+                "you took the largest |entry| of W, not of its eigenvalues",
+                lambda W: float(W.abs().max()),
+            ),
+        ),
+        numpy=True,
+    ),
+)
 
 # ---------------------------------------------------------------------------- jacobian_norms
 
@@ -94,21 +108,41 @@ def _starting_at_identity(norms: Tensor, args: dict[str, Any]) -> Tensor:
 
 
 JACOBIAN_NORMS = (
-    Check("‖∂h_t/∂h_0‖ (spectral norm) for every sample and step", _jacobian_norms, _states_case,
-          (with_inputs(_jacobian_norms, "W_h is used untransposed: with row vectors "
-                       "∂h_t/∂h_(t-1) = diag(1 − h_t²) W_hᵀ", W_h=transpose),
-           with_inputs(_jacobian_norms, "the tanh derivative diag(1 − h_t²) is missing",
-                       h_seq=torch.zeros_like),
-           with_output(_jacobian_norms, "off by one in time: the norm was recorded before "
-                       "multiplying by step t's Jacobian (entry [b, 0] must already include "
-                       "J_1)", _starting_at_identity),
-           Variant("the Jacobians were multiplied in the wrong order: ∂h_t/∂h_0 = J_t ⋯ J_1, so "
-                   "each new J_t goes on the left, product = J_t @ product",
-                   lambda W_h, h_seq: _products(W_h, h_seq, new_on_left=False)),
-           Variant("the Frobenius norm (matrix_norm's default) was taken; this part asks for the "
-                   "spectral norm, matrix_norm(P, ord=2)",
-                   lambda W_h, h_seq: _products(W_h, h_seq, ord="fro")))),
-)  # fmt: skip
+    Check(
+        "‖∂h_t/∂h_0‖ (spectral norm) for every sample and step",
+        _jacobian_norms,
+        _states_case,
+        (
+            with_inputs(
+                _jacobian_norms,
+                "W_h is used untransposed: with row vectors ∂h_t/∂h_(t-1) = diag(1 − h_t²) W_hᵀ",
+                W_h=transpose,
+            ),
+            with_inputs(
+                _jacobian_norms,
+                "the tanh derivative diag(1 − h_t²) is missing",
+                h_seq=torch.zeros_like,
+            ),
+            with_output(
+                _jacobian_norms,
+                "off by one in time: the norm was recorded before "
+                "multiplying by step t's Jacobian (entry [b, 0] must already include "
+                "J_1)",
+                _starting_at_identity,
+            ),
+            Variant(
+                "the Jacobians were multiplied in the wrong order: ∂h_t/∂h_0 = J_t ⋯ J_1, so "
+                "each new J_t goes on the left, product = J_t @ product",
+                lambda W_h, h_seq: _products(W_h, h_seq, new_on_left=False),
+            ),
+            Variant(
+                "the Frobenius norm (matrix_norm's default) was taken; this part asks for the "
+                "spectral norm, matrix_norm(P, ord=2)",
+                lambda W_h, h_seq: _products(W_h, h_seq, ord="fro"),
+            ),
+        ),
+    ),
+)
 
 # ---------------------------------------------------------------------------- rnn_grad_norms
 
@@ -135,13 +169,26 @@ def _direct_only(norms: Tensor, args: dict[str, Any]) -> Tensor:
 
 
 RNN_GRAD_NORMS = (
-    Check("‖∂L/∂h_t‖ for L = sum(h_T), every step t = 1..T", _grad_norms, _rnn_case,
-          (with_output(_grad_norms, "the gradient was taken with respect to the stacked states "
-                       "(torch.stack(...)), which only receives the direct gradient: ask for "
-                       "the gradient of each h_t that the next step consumed", _direct_only),
-           Variant("the loss summed every state (h_1 + … + h_T); here L = sum(h_T), the last "
-                   "state only", lambda x, W_x, W_h: _grad_norms(x, W_x, W_h, every_step=True)))),
-)  # fmt: skip
+    Check(
+        "‖∂L/∂h_t‖ for L = sum(h_T), every step t = 1..T",
+        _grad_norms,
+        _rnn_case,
+        (
+            with_output(
+                _grad_norms,
+                "the gradient was taken with respect to the stacked states "
+                "(torch.stack(...)), which only receives the direct gradient: ask for "
+                "the gradient of each h_t that the next step consumed",
+                _direct_only,
+            ),
+            Variant(
+                "the loss summed every state (h_1 + … + h_T); here L = sum(h_T), the last "
+                "state only",
+                lambda x, W_x, W_h: _grad_norms(x, W_x, W_h, every_step=True),
+            ),
+        ),
+    ),
+)
 
 # ----------------------------------------------------------------------------- clip_by_value
 
@@ -160,8 +207,10 @@ def _grads_case(scale: float, **options: float | tuple[float, float]):
     hard-coded."""
 
     def make(gen: torch.Generator) -> Case:
-        grads = [scale * torch.randn(3, 4, generator=gen, dtype=F64),
-                 scale * torch.randn(5, generator=gen, dtype=F64)]  # fmt: skip
+        grads = [
+            scale * torch.randn(3, 4, generator=gen, dtype=F64),
+            scale * torch.randn(5, generator=gen, dtype=F64),
+        ]
         return Case({"grads": grads}, {name: _draw(value, gen) for name, value in options.items()})
 
     return make
@@ -172,16 +221,29 @@ def _clip_value(grads: list[Tensor], clip_value: float) -> list[Tensor]:
 
 
 CLIP_BY_VALUE = (
-    Check("entries beyond ±clip_value, in both directions", _clip_value,
-          _grads_case(2.0, clip_value=(0.4, 1.6)),
-          (Variant("only large positive entries were clipped: clip to [-clip_value, clip_value]",
-                   lambda grads, clip_value: [g.clamp(max=clip_value) for g in grads]),
-           Variant("the gradients were scaled by their norm: that is clipping by norm; by value "
-                   "clamps each entry separately",
-                   lambda grads, clip_value: gradients.clip_by_global_norm(grads, clip_value)[0]),
-           with_inputs(_clip_value, "the range was hard-coded as [-1, 1]: clip to [-clip_value, "
-                       "clip_value], the argument", clip_value=1.0))),
-)  # fmt: skip
+    Check(
+        "entries beyond ±clip_value, in both directions",
+        _clip_value,
+        _grads_case(2.0, clip_value=(0.4, 1.6)),
+        (
+            Variant(
+                "only large positive entries were clipped: clip to [-clip_value, clip_value]",
+                lambda grads, clip_value: [g.clamp(max=clip_value) for g in grads],
+            ),
+            Variant(
+                "the gradients were scaled by their norm: that is clipping by norm; by value "
+                "clamps each entry separately",
+                lambda grads, clip_value: gradients.clip_by_global_norm(grads, clip_value)[0],
+            ),
+            with_inputs(
+                _clip_value,
+                "the range was hard-coded as [-1, 1]: clip to [-clip_value, "
+                "clip_value], the argument",
+                clip_value=1.0,
+            ),
+        ),
+    ),
+)
 
 # ------------------------------------------------------------------------ clip_by_global_norm
 
@@ -214,8 +276,9 @@ def _scaled_up(grads: list[Tensor], max_norm: float) -> tuple[list[Tensor], Tens
     return [g * max_norm / (total + 1e-6) for g in grads], total
 
 
-def _clipped_with(total: Tensor, grads: list[Tensor], max_norm: float,
-                  scale_to: float | None = None) -> tuple[list[Tensor], Tensor]:  # fmt: skip
+def _clipped_with(
+    total: Tensor, grads: list[Tensor], max_norm: float, scale_to: float | None = None
+) -> tuple[list[Tensor], Tensor]:
     factor = torch.clamp((max_norm if scale_to is None else scale_to) / (total + 1e-6), max=1.0)
     return [g * factor for g in grads], total
 
@@ -230,25 +293,56 @@ def _to_unit_norm(grads: list[Tensor], max_norm: float) -> tuple[list[Tensor], T
 
 
 _NORM_VARIANTS = (
-    Variant("each gradient was clipped by its own norm; clip_grad_norm_ scales all of them by "
-            "one factor computed from their joint (global) norm", _each_by_own_norm),
-    with_output(_clip_norm, "you returned the norm after clipping; clip_grad_norm_ returns the "
-                "total norm before clipping", _norm_after),
-    Variant("gradients were scaled *up* to max_norm; the factor is min(max_norm / (norm + 1e-6), "
-            "1), so small gradients stay unchanged", _scaled_up),
-    Variant("the per-tensor norms were added up; the global norm is the 2-norm of all entries "
-            "together, sqrt(sum of squared norms)", _sum_of_norms),
-    Variant("the gradients were scaled to norm 1 instead of max_norm: the factor is "
-            "max_norm / (norm + 1e-6)", _to_unit_norm),
-)  # fmt: skip
+    Variant(
+        "each gradient was clipped by its own norm; clip_grad_norm_ scales all of them by "
+        "one factor computed from their joint (global) norm",
+        _each_by_own_norm,
+    ),
+    with_output(
+        _clip_norm,
+        "you returned the norm after clipping; clip_grad_norm_ returns the "
+        "total norm before clipping",
+        _norm_after,
+    ),
+    Variant(
+        "gradients were scaled *up* to max_norm; the factor is min(max_norm / (norm + 1e-6), "
+        "1), so small gradients stay unchanged",
+        _scaled_up,
+    ),
+    Variant(
+        "the per-tensor norms were added up; the global norm is the 2-norm of all entries "
+        "together, sqrt(sum of squared norms)",
+        _sum_of_norms,
+    ),
+    Variant(
+        "the gradients were scaled to norm 1 instead of max_norm: the factor is "
+        "max_norm / (norm + 1e-6)",
+        _to_unit_norm,
+    ),
+)
 CLIP_BY_GLOBAL_NORM = (
-    Check("clipped gradients when the global norm exceeds max_norm", _clip_norm,
-          _grads_case(2.0, max_norm=(0.5, 3.0)), _NORM_VARIANTS, observe=_part(0)),
-    Check("clipped gradients when the global norm is below max_norm (unchanged)", _clip_norm,
-          _grads_case(0.1, max_norm=5.0), _NORM_VARIANTS, observe=_part(0)),
-    Check("the returned total norm, as clip_grad_norm_ returns it", _clip_norm,
-          _grads_case(2.0, max_norm=(0.5, 3.0)), _NORM_VARIANTS, observe=_part(1)),
-)  # fmt: skip
+    Check(
+        "clipped gradients when the global norm exceeds max_norm",
+        _clip_norm,
+        _grads_case(2.0, max_norm=(0.5, 3.0)),
+        _NORM_VARIANTS,
+        observe=_part(0),
+    ),
+    Check(
+        "clipped gradients when the global norm is below max_norm (unchanged)",
+        _clip_norm,
+        _grads_case(0.1, max_norm=5.0),
+        _NORM_VARIANTS,
+        observe=_part(0),
+    ),
+    Check(
+        "the returned total norm, as clip_grad_norm_ returns it",
+        _clip_norm,
+        _grads_case(2.0, max_norm=(0.5, 3.0)),
+        _NORM_VARIANTS,
+        observe=_part(1),
+    ),
+)
 
 # --------------------------------------------------------------------------- classify_regime
 
@@ -288,32 +382,72 @@ def _fitted(norms: Tensor, *, log: Any = np.log, coefficient: int = 0) -> str:
 
 
 _REGIME_VARIANTS = (
-    Variant("you compared only the first and last norms; fit a line to all log-norms (np.polyfit)"
-            " so that one noisy step does not decide", _from_the_ends),
-    with_inputs(gradients.classify_regime, "vanishing and exploding are swapped: norms[k] is the "
-                "norm after k steps, so shrinking norms (negative slope) mean vanishing",
-                norms=lambda n: n.flip(0)),
-    Variant("the line was fitted to the norms themselves; fit it to their logarithms (the slope "
-            "of log-norms is the log of the growth factor per step)", _no_log),
-    Variant("np.polyfit returns [slope, intercept]: the intercept, [1], was read as the slope; "
-            "take [0]", lambda norms: _fitted(norms, coefficient=1)),
-    Variant("the slope of log10 of the norms was compared with ±0.05, a threshold for the "
-            "natural log: use np.log", lambda norms: _fitted(norms, log=np.log10)),
-)  # fmt: skip
+    Variant(
+        "you compared only the first and last norms; fit a line to all log-norms (np.polyfit)"
+        " so that one noisy step does not decide",
+        _from_the_ends,
+    ),
+    with_inputs(
+        gradients.classify_regime,
+        "vanishing and exploding are swapped: norms[k] is the "
+        "norm after k steps, so shrinking norms (negative slope) mean vanishing",
+        norms=lambda n: n.flip(0),
+    ),
+    Variant(
+        "the line was fitted to the norms themselves; fit it to their logarithms (the slope "
+        "of log-norms is the log of the growth factor per step)",
+        _no_log,
+    ),
+    Variant(
+        "np.polyfit returns [slope, intercept]: the intercept, [1], was read as the slope; "
+        "take [0]",
+        lambda norms: _fitted(norms, coefficient=1),
+    ),
+    Variant(
+        "the slope of log10 of the norms was compared with ±0.05, a threshold for the "
+        "natural log: use np.log",
+        lambda norms: _fitted(norms, log=np.log10),
+    ),
+)
 CLASSIFY_REGIME = (
-    Check("norms shrinking by 0.8 per step", gradients.classify_regime, _norms_case(0.8),
-          _REGIME_VARIANTS, numpy=True),
-    Check("norms growing by 1.15 per step", gradients.classify_regime, _norms_case(1.15),
-          _REGIME_VARIANTS, numpy=True),
+    Check(
+        "norms shrinking by 0.8 per step",
+        gradients.classify_regime,
+        _norms_case(0.8),
+        _REGIME_VARIANTS,
+        numpy=True,
+    ),
+    Check(
+        "norms growing by 1.15 per step",
+        gradients.classify_regime,
+        _norms_case(1.15),
+        _REGIME_VARIANTS,
+        numpy=True,
+    ),
     # Near the threshold (|slope| 0.07–0.1 per step in natural log): a slope in another log
     # base, or a threshold other than the stated 0.05, gives the wrong regime here.
-    Check("norms growing by 1.1 per step (close to the threshold)", gradients.classify_regime,
-          _norms_case(1.1), _REGIME_VARIANTS, numpy=True),
-    Check("norms shrinking by 0.93 per step (close to the threshold)",
-          gradients.classify_regime, _norms_case(0.93), _REGIME_VARIANTS, numpy=True),
-    Check("steady norms with noisy first and last steps", gradients.classify_regime,
-          _norms_case(1.0, noisy_ends=True), _REGIME_VARIANTS, numpy=True),
-)  # fmt: skip
+    Check(
+        "norms growing by 1.1 per step (close to the threshold)",
+        gradients.classify_regime,
+        _norms_case(1.1),
+        _REGIME_VARIANTS,
+        numpy=True,
+    ),
+    Check(
+        "norms shrinking by 0.93 per step (close to the threshold)",
+        gradients.classify_regime,
+        _norms_case(0.93),
+        _REGIME_VARIANTS,
+        numpy=True,
+    ),
+    Check(
+        "steady norms with noisy first and last steps",
+        gradients.classify_regime,
+        _norms_case(1.0, noisy_ends=True),
+        _REGIME_VARIANTS,
+        numpy=True,
+    ),
+)
 
 ASSIGNMENT = Assignment(
     "04_gradient_flow",

@@ -63,8 +63,8 @@ class Channel:
             raise WireError(f"a message of {size} bytes is over the limit of {self.max_bytes}")
         if not self._fill(_HEADER.size + size, deadline):
             return None
-        body = self._buffer[_HEADER.size: _HEADER.size + size]
-        self._buffer = self._buffer[_HEADER.size + size:]
+        body = self._buffer[_HEADER.size : _HEADER.size + size]
+        self._buffer = self._buffer[_HEADER.size + size :]
         try:
             message = json.loads(body, parse_int=_bounded_int)
         except (ValueError, RecursionError) as exc:

@@ -16,8 +16,14 @@ KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "nam
 def _nbgrader(
     grade_id: str, *, solution: bool, grade: bool, locked: bool, points: float | None = None
 ) -> dict:
-    meta = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3,
-            "solution": solution, "task": False}  # fmt: skip
+    meta = {
+        "grade": grade,
+        "grade_id": grade_id,
+        "locked": locked,
+        "schema_version": 3,
+        "solution": solution,
+        "task": False,
+    }
     if points is not None:
         meta["points"] = points
     return {"nbgrader": meta}
@@ -43,9 +49,10 @@ def answer(source: str, grade_id: str) -> NotebookNode:
 def tests(source: str, grade_id: str, points: float) -> NotebookNode:
     """Autograder tests worth ``points`` (0 for visible tests; hidden ones carry the points)."""
     return new_code_cell(
-        source, id=grade_id,
+        source,
+        id=grade_id,
         metadata=_nbgrader(grade_id, solution=False, grade=True, locked=True, points=points),
-    )  # fmt: skip
+    )
 
 
 def notebook(cells: list[NotebookNode]) -> NotebookNode:

@@ -33,8 +33,15 @@ from typing import Any
 from .frames import Channel, ProtocolViolation, StudentDied, StudentTimeout, WireError
 from .wire import FunctionRef, InputChanged, decode, encode, write_back
 
-__all__ = ["ProtocolViolation", "RemoteFunction", "RemoteNamespace", "Session", "StudentDied",
-           "StudentTimeout", "run_test_cell"]
+__all__ = [
+    "ProtocolViolation",
+    "RemoteFunction",
+    "RemoteNamespace",
+    "Session",
+    "StudentDied",
+    "StudentTimeout",
+    "run_test_cell",
+]
 
 
 class RemoteError(Exception):
@@ -81,16 +88,24 @@ class Outputs:
         if self.size + size > self.limit and output["output_type"] != "error":
             if not self.truncated:
                 self.truncated = True
-                self._append({"output_type": "stream", "name": "stdout",
-                              "text": f"\n[output truncated: more than {self.limit} bytes]\n"})
+                self._append(
+                    {
+                        "output_type": "stream",
+                        "name": "stdout",
+                        "text": f"\n[output truncated: more than {self.limit} bytes]\n",
+                    }
+                )
             return
         self.size += size
         self._append(output)
 
     def _append(self, output: dict[str, Any]) -> None:
         last = self.items[-1] if self.items else None
-        if (last is not None and output["output_type"] == "stream" == last["output_type"]
-                and output["name"] == last["name"]):
+        if (
+            last is not None
+            and output["output_type"] == "stream" == last["output_type"]
+            and output["name"] == last["name"]
+        ):
             last["text"] += output["text"]
         else:
             self.items.append(output)
@@ -105,8 +120,15 @@ class Session:
     :class:`StudentTimeout` is raised.
     """
 
-    def __init__(self, channel: Channel, job: str, *, deadline: float,
-                 interrupt: Callable[[], None], grace_s: float = 2.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        channel: Channel,
+        job: str,
+        *,
+        deadline: float,
+        interrupt: Callable[[], None],
+        grace_s: float = 2.0,
+    ) -> None:
         self.channel, self.job, self.deadline = channel, job, deadline
         self.interrupt, self.grace_s = interrupt, grace_s
         self.seq = 0
@@ -124,8 +146,13 @@ class Session:
     def lookup(self, name: str) -> dict[str, Any]:
         return self._request({"t": "lookup", "name": name}, "found", self.outputs)
 
-    def call(self, name: str, args: list[Any], kwargs: dict[str, Any],
-             stand_ins: dict[str, Callable[..., Any]]) -> tuple[Any, Any, Any]:  # fmt: skip
+    def call(
+        self,
+        name: str,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        stand_ins: dict[str, Callable[..., Any]],
+    ) -> tuple[Any, Any, Any]:
         """Call the student's function ``name``; returns (result, args after, kwargs after).
 
         Functions among the arguments, and ``stand_ins`` (bound under their names in the
@@ -139,15 +166,21 @@ class Session:
             return len(callbacks) - 1
 
         try:
-            message = {"t": "call", "name": name, "args": encode(args, callback=offer),
-                       "kwargs": encode(kwargs, callback=offer),
-                       "stand_ins": {n: offer(fn) for n, fn in sorted(stand_ins.items())}}
+            message = {
+                "t": "call",
+                "name": name,
+                "args": encode(args, callback=offer),
+                "kwargs": encode(kwargs, callback=offer),
+                "stand_ins": {n: offer(fn) for n, fn in sorted(stand_ins.items())},
+            }
         except WireError as exc:
             raise TypeError(f"a test cannot send its arguments to {name}: {exc}") from None
         reply = self._request(message, ("result", "raised"), self.outputs, callbacks)
         if reply["t"] == "raised":
-            raise RemoteError(str(reply.get("type")), str(reply.get("message")),
-                              str(reply.get("line") or ""))
+            raise RemoteError(
+                str(reply.get("type")), str(reply.get("message")), str(reply.get("line") or "")
+            )
+
         def offered(number: int) -> Callable[..., Any]:
             if not 0 <= number < len(callbacks):
                 raise WireError(f"a callback {number} that was not offered")
@@ -155,31 +188,43 @@ class Session:
 
         try:
             result = decode(reply.get("value"))
-            after = [None if reply.get(k) is None else decode(reply.get(k),
-                                                              resolve_callback=offered)
-                     for k in ("args", "kwargs")]
+            after = [
+                None if reply.get(k) is None else decode(reply.get(k), resolve_callback=offered)
+                for k in ("args", "kwargs")
+            ]
         except WireError as exc:
-            raise RemoteError("UnreadableResult",
-                              f"the grader could not read the result: {exc}") from None
+            raise RemoteError(
+                "UnreadableResult", f"the grader could not read the result: {exc}"
+            ) from None
         return result, after[0], after[1]
 
     # -------------------------------------------------------------------------- the loop
 
-    def _request(self, message: dict[str, Any], answers: str | tuple[str, ...],
-                 outputs: Outputs | None,
-                 callbacks: list[Callable[..., Any]] | None = None) -> dict[str, Any]:
+    def _request(
+        self,
+        message: dict[str, Any],
+        answers: str | tuple[str, ...],
+        outputs: Outputs | None,
+        callbacks: list[Callable[..., Any]] | None = None,
+    ) -> dict[str, Any]:
         if self.busy:
-            raise RuntimeError("a function the grader offered to the notebook called the "
-                               "notebook back; tests cannot nest calls")
+            raise RuntimeError(
+                "a function the grader offered to the notebook called the "
+                "notebook back; tests cannot nest calls"
+            )
         self.busy = True
         try:
             return self._exchange(message, answers, outputs, callbacks)
         finally:
             self.busy = False
 
-    def _exchange(self, message: dict[str, Any], answers: tuple[str, ...] | str,
-                  outputs: Outputs | None,
-                  callbacks: list[Callable[..., Any]] | None) -> dict[str, Any]:
+    def _exchange(
+        self,
+        message: dict[str, Any],
+        answers: tuple[str, ...] | str,
+        outputs: Outputs | None,
+        callbacks: list[Callable[..., Any]] | None,
+    ) -> dict[str, Any]:
         self.seq += 1
         seq = self.seq
         try:
@@ -256,14 +301,16 @@ class RemoteFunction(FunctionRef):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         sent_args, sent_kwargs = list(args), dict(kwargs)
         result, args_after, kwargs_after = self.session.call(
-            self.name, sent_args, sent_kwargs, self.stand_ins)
+            self.name, sent_args, sent_kwargs, self.stand_ins
+        )
         try:
             if args_after is not None:
                 write_back(sent_args, args_after, "an argument")
                 write_back(sent_kwargs, kwargs_after, "an argument")
         except InputChanged as exc:
-            raise RemoteError("InputChanged",
-                              f"the function changed its input in place: {exc}") from None
+            raise RemoteError(
+                "InputChanged", f"the function changed its input in place: {exc}"
+            ) from None
         return result
 
     @contextlib.contextmanager
@@ -300,8 +347,9 @@ class RemoteNamespace(dict):
             except WireError as exc:
                 raise TypeError(f"the notebook's {name!r} could not be read: {exc}") from None
         if kind == "unsendable":
-            raise TypeError(f"the notebook's {name!r} is a {found.get('type')}, which a test "
-                            "cannot receive")
+            raise TypeError(
+                f"the notebook's {name!r} is a {found.get('type')}, which a test cannot receive"
+            )
         raise KeyError(name)
 
 
@@ -320,8 +368,9 @@ class _Writer(io.TextIOBase):
         return len(text)
 
 
-def run_test_cell(source: str, namespace: RemoteNamespace, outputs: Outputs,
-                  filename: str = "<test cell>") -> bool:  # fmt: skip
+def run_test_cell(
+    source: str, namespace: RemoteNamespace, outputs: Outputs, filename: str = "<test cell>"
+) -> bool:
     """Run an instructor's cell in the grader as IPython would: the value of a last bare
     expression becomes the cell's ``execute_result`` (how nbgrader reads partial credit), an
     exception its ``error`` output. Returns True if it raised nothing.
@@ -339,15 +388,26 @@ def run_test_cell(source: str, namespace: RemoteNamespace, outputs: Outputs,
             if last is not None:
                 value = eval(compile(ast.Expression(last.value), filename, "eval"), namespace)
                 if value is not None:
-                    outputs.add({"output_type": "execute_result", "metadata": {},
-                                 "data": {"text/plain": repr(value)}})
+                    outputs.add(
+                        {
+                            "output_type": "execute_result",
+                            "metadata": {},
+                            "data": {"text/plain": repr(value)},
+                        }
+                    )
         return True
     except Exception as exc:  # noqa: BLE001 -- a failing test is a result
         frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename]
         lines = [f"  line {f.lineno}: {f.line}\n" for f in frames if f.line]
         ename = getattr(exc, "type_name", type(exc).__name__)
-        outputs.add({"output_type": "error", "ename": ename, "evalue": str(exc),
-                     "traceback": [*lines, f"{ename}: {exc}"]})
+        outputs.add(
+            {
+                "output_type": "error",
+                "ename": ename,
+                "evalue": str(exc),
+                "traceback": [*lines, f"{ename}: {exc}"],
+            }
+        )
         return False
     finally:
         session.outputs = previous

@@ -79,4 +79,3 @@ def permute_blocks(order: str, correct: str) -> Callable[[Tensor], Tensor]:
 def reverse_time(x: Tensor, axis: int = 1) -> Tensor:
     """Flip the time axis (``(B, T, ...)`` by default)."""
     return x.flip(axis)
-

@@ -53,9 +53,15 @@ class FunctionRef:
 
 
 def _module_kwargs_rnn(m: nn.RNNBase) -> dict[str, Any]:
-    kwargs = {"input_size": m.input_size, "hidden_size": m.hidden_size,
-              "num_layers": m.num_layers, "bias": m.bias, "batch_first": m.batch_first,
-              "dropout": float(m.dropout), "bidirectional": m.bidirectional}  # fmt: skip
+    kwargs = {
+        "input_size": m.input_size,
+        "hidden_size": m.hidden_size,
+        "num_layers": m.num_layers,
+        "bias": m.bias,
+        "batch_first": m.batch_first,
+        "dropout": float(m.dropout),
+        "bidirectional": m.bidirectional,
+    }
     if isinstance(m, nn.RNN):
         kwargs["nonlinearity"] = m.nonlinearity
     if isinstance(m, nn.LSTM):
@@ -71,20 +77,39 @@ MODULES: dict[str, Callable[[Any], dict[str, Any]]] = {
     "torch.nn.RNN": _module_kwargs_rnn,
     "torch.nn.LSTM": _module_kwargs_rnn,
     "torch.nn.GRU": _module_kwargs_rnn,
-    "torch.nn.Linear": lambda m: {"in_features": m.in_features, "out_features": m.out_features,
-                                  "bias": m.bias is not None},
-    "torch.nn.Embedding": lambda m: {"num_embeddings": m.num_embeddings,
-                                     "embedding_dim": m.embedding_dim,
-                                     "padding_idx": m.padding_idx},
+    "torch.nn.Linear": lambda m: {
+        "in_features": m.in_features,
+        "out_features": m.out_features,
+        "bias": m.bias is not None,
+    },
+    "torch.nn.Embedding": lambda m: {
+        "num_embeddings": m.num_embeddings,
+        "embedding_dim": m.embedding_dim,
+        "padding_idx": m.padding_idx,
+    },
     "course_lib.models.TinyRNN": lambda m: m.constructor_arguments(),
     "course_lib.models.TinyLM": lambda m: m.constructor_arguments(),
     "course_lib.models.Smooth": lambda m: m.constructor_arguments(),
 }
 _SGD_OPTIONS = ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")
 
-_TORCH_DTYPES = {str(d).removeprefix("torch."): d for d in (
-    torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.complex64,
-    torch.complex128, torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8, torch.bool)}
+_TORCH_DTYPES = {
+    str(d).removeprefix("torch."): d
+    for d in (
+        torch.float16,
+        torch.bfloat16,
+        torch.float32,
+        torch.float64,
+        torch.complex64,
+        torch.complex128,
+        torch.int8,
+        torch.int16,
+        torch.int32,
+        torch.int64,
+        torch.uint8,
+        torch.bool,
+    )
+}
 _NUMPY_KINDS = frozenset("biufc")
 
 
@@ -137,23 +162,31 @@ class _Encoder:
         if isinstance(value, FunctionRef):
             return {"$": "function", "name": value.name}
         if isinstance(value, tuple) and hasattr(value, "_fields"):
-            return {"$": "namedtuple", "name": type(value).__name__,
-                    "fields": list(value._fields), "items": [self(v, depth + 1) for v in value]}
+            return {
+                "$": "namedtuple",
+                "name": type(value).__name__,
+                "fields": list(value._fields),
+                "items": [self(v, depth + 1) for v in value],
+            }
         if isinstance(value, tuple):
             return {"$": "tuple", "items": [self(v, depth + 1) for v in value]}
         if isinstance(value, list):
             return [self(v, depth + 1) for v in value]
         if isinstance(value, dict):
-            return {"$": "dict", "items": [[self(k, depth + 1), self(v, depth + 1)]
-                                           for k, v in value.items()]}
+            return {
+                "$": "dict",
+                "items": [[self(k, depth + 1), self(v, depth + 1)] for k, v in value.items()],
+            }
         if isinstance(value, nn.Module):
             return self._module(value)
         if isinstance(value, torch.optim.SGD):
             return self._optimizer(value)
         if callable(value) and self.callback is not None and not isinstance(value, type):
             return {"$": "callback", "id": self.callback(value)}
-        raise WireError(f"a {type(value).__name__} cannot be sent between the grader and a "
-                        "notebook (send arrays, tensors, numbers, strings, lists, tuples or dicts)")
+        raise WireError(
+            f"a {type(value).__name__} cannot be sent between the grader and a "
+            "notebook (send arrays, tensors, numbers, strings, lists, tuples or dicts)"
+        )
 
     def _tensor(self, t: torch.Tensor) -> dict[str, Any]:
         dtype = str(t.dtype).removeprefix("torch.")
@@ -161,38 +194,60 @@ class _Encoder:
             raise WireError(f"a tensor of dtype {dtype} cannot be sent")
         cpu = t.detach().to("cpu").contiguous()
         raw = cpu.view(torch.int16) if t.dtype == torch.bfloat16 else cpu
-        return {"$": "tensor", "dtype": dtype, "shape": list(t.shape),
-                "data": _bytes(raw.numpy().tobytes()), "device": str(t.device),
-                "requires_grad": bool(t.requires_grad)}
+        return {
+            "$": "tensor",
+            "dtype": dtype,
+            "shape": list(t.shape),
+            "data": _bytes(raw.numpy().tobytes()),
+            "device": str(t.device),
+            "requires_grad": bool(t.requires_grad),
+        }
 
     @staticmethod
     def _ndarray(a: np.ndarray) -> dict[str, Any]:
         if a.dtype.kind not in _NUMPY_KINDS:
             raise WireError(f"a numpy array of dtype {a.dtype} cannot be sent (numbers only)")
         little = a.astype(a.dtype.newbyteorder("<"), copy=False)
-        return {"$": "ndarray", "dtype": little.dtype.str, "shape": list(a.shape),
-                "data": _bytes(np.ascontiguousarray(little).tobytes())}
+        return {
+            "$": "ndarray",
+            "dtype": little.dtype.str,
+            "shape": list(a.shape),
+            "data": _bytes(np.ascontiguousarray(little).tobytes()),
+        }
 
     def _module(self, m: nn.Module) -> dict[str, Any]:
         name = _module_type(m)
         if name is None:
-            raise WireError(f"a {type(m).__name__} module cannot be sent (known: "
-                            f"{', '.join(n.rsplit('.', 1)[1] for n in MODULES)})")
+            raise WireError(
+                f"a {type(m).__name__} module cannot be sent (known: "
+                f"{', '.join(n.rsplit('.', 1)[1] for n in MODULES)})"
+            )
         self.modules.append(m)
         state = {k: self._tensor(v) for k, v in m.state_dict(keep_vars=True).items()}
         grads = {k: self._tensor(p.grad) for k, p in m.named_parameters() if p.grad is not None}
-        return {"$": "module", "type": name, "init": MODULES[name](m), "state": state,
-                "grads": grads, "training": m.training, "index": len(self.modules) - 1}
+        return {
+            "$": "module",
+            "type": name,
+            "init": MODULES[name](m),
+            "state": state,
+            "grads": grads,
+            "training": m.training,
+            "index": len(self.modules) - 1,
+        }
 
     def _optimizer(self, opt: torch.optim.SGD) -> dict[str, Any]:
         params = [p for group in opt.param_groups for p in group["params"]]
         for index, module in enumerate(self.modules):
             if [p for p in module.parameters()] == params and len(opt.param_groups) == 1:
                 group = opt.param_groups[0]
-                return {"$": "sgd", "module": index,
-                        "options": {k: group[k] for k in _SGD_OPTIONS if k in group}}
-        raise WireError("an SGD optimizer can be sent only after the one module whose "
-                        "parameters it updates")
+                return {
+                    "$": "sgd",
+                    "module": index,
+                    "options": {k: group[k] for k in _SGD_OPTIONS if k in group},
+                }
+        raise WireError(
+            "an SGD optimizer can be sent only after the one module whose parameters it updates"
+        )
 
 
 def encode(value: Any, *, callback: Callable[[Callable[..., Any]], int] | None = None) -> Any:
@@ -205,9 +260,12 @@ class _Decoder:
     """One decoding pass; ``resolve_function(name)`` gives the student's function for a name,
     ``resolve_callback(number)`` a function that calls the grader back."""
 
-    def __init__(self, resolve_function: Callable[[str], Any] | None,
-                 resolve_callback: Callable[[int], Any] | None,
-                 device: Callable[[str], torch.device]) -> None:  # fmt: skip
+    def __init__(
+        self,
+        resolve_function: Callable[[str], Any] | None,
+        resolve_callback: Callable[[int], Any] | None,
+        device: Callable[[str], torch.device],
+    ) -> None:
         self.resolve_function = resolve_function
         self.resolve_callback = resolve_callback
         self.device = device
@@ -229,8 +287,11 @@ class _Decoder:
             return tuple(self(v, depth + 1) for v in _check_length(items))
         if tag == "namedtuple":
             name, fields = data.get("name"), data.get("fields")
-            if not (isinstance(fields, list) and len(fields) <= 256
-                    and all(isinstance(f, str) for f in fields)):
+            if not (
+                isinstance(fields, list)
+                and len(fields) <= 256
+                and all(isinstance(f, str) for f in fields)
+            ):
                 raise WireError("a named tuple without (at most 256) field names")
             values = [self(v, depth + 1) for v in _check_length(items)]
             try:
@@ -289,10 +350,10 @@ class _Decoder:
         if dtype is None:
             raise WireError(f"a tensor of unknown dtype {data.get('dtype')!r}")
         shape = _shape(data.get("shape"))
-        numpy_dtype = torch.empty(0, dtype=torch.int16 if dtype == torch.bfloat16
-                                  else dtype).numpy().dtype
-        array = _array_from_bytes(_unbase64(data.get("data")), numpy_dtype.newbyteorder("<"),
-                                  shape)
+        numpy_dtype = (
+            torch.empty(0, dtype=torch.int16 if dtype == torch.bfloat16 else dtype).numpy().dtype
+        )
+        array = _array_from_bytes(_unbase64(data.get("data")), numpy_dtype.newbyteorder("<"), shape)
         tensor = torch.from_numpy(array.astype(numpy_dtype, copy=True))
         if dtype == torch.bfloat16:
             tensor = tensor.view(torch.bfloat16)
@@ -331,8 +392,9 @@ class _Decoder:
 
     def _sgd(self, data: dict[str, Any]) -> torch.optim.SGD:
         index, options = data.get("module"), data.get("options")
-        if not (isinstance(index, int) and 0 <= index < len(self.modules)
-                and isinstance(options, dict)):
+        if not (
+            isinstance(index, int) and 0 <= index < len(self.modules) and isinstance(options, dict)
+        ):
             raise WireError("an optimizer that does not point at a module sent before it")
         clean = {k: options[k] for k in _SGD_OPTIONS if k in options}
         try:
@@ -352,9 +414,13 @@ def _local_device(name: str) -> torch.device:
     return torch.device("cpu")
 
 
-def decode(data: Any, *, resolve_function: Callable[[str], Any] | None = None,
-           resolve_callback: Callable[[int], Any] | None = None,
-           device: Callable[[str], torch.device] = _local_device) -> Any:  # fmt: skip
+def decode(
+    data: Any,
+    *,
+    resolve_function: Callable[[str], Any] | None = None,
+    resolve_callback: Callable[[int], Any] | None = None,
+    device: Callable[[str], torch.device] = _local_device,
+) -> Any:
     """Build back a value :func:`encode` produced; raises :class:`WireError` on anything else."""
     try:
         return _Decoder(resolve_function, resolve_callback, device)(data)
@@ -383,8 +449,11 @@ def _check_pairs(items: Any) -> list[list[Any]]:
 
 
 def _shape(shape: Any) -> tuple[int, ...]:
-    if not (isinstance(shape, list) and len(shape) <= MAX_NDIM
-            and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape)):
+    if not (
+        isinstance(shape, list)
+        and len(shape) <= MAX_NDIM
+        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape)
+    ):
         raise WireError(f"an array with an invalid shape {shape!r}")
     if math.prod(shape) > MAX_ELEMENTS:
         raise WireError(f"an array of shape {tuple(shape)} is too large to send")
@@ -444,14 +513,20 @@ def write_back(local: Any, remote: Any, where: str = "the argument") -> None:
     operation can copy back.
     """
     if isinstance(local, torch.Tensor):
-        if not isinstance(remote, torch.Tensor) or remote.shape != local.shape \
-                or remote.dtype != local.dtype:
+        if (
+            not isinstance(remote, torch.Tensor)
+            or remote.shape != local.shape
+            or remote.dtype != local.dtype
+        ):
             raise InputChanged(f"{where} changed its shape or dtype")
         with torch.no_grad():
             local.copy_(remote.to(local.device))
     elif isinstance(local, np.ndarray):
-        if not isinstance(remote, np.ndarray) or remote.shape != local.shape \
-                or remote.dtype != local.dtype:
+        if (
+            not isinstance(remote, np.ndarray)
+            or remote.shape != local.shape
+            or remote.dtype != local.dtype
+        ):
             raise InputChanged(f"{where} changed its shape or dtype")
         if local.flags.writeable:
             local[...] = remote

@@ -138,8 +138,9 @@ def clear(course: Course, assignment: str, student: str) -> str:
     """Clear ``student``'s current submission: its withheld points will count. Returns the hash."""
     record = load_record(course, assignment, student)
     if record is None:
-        raise CourseError(f"{student} has no graded submission of {assignment}: run "
-                          "`course autograde` first")
+        raise CourseError(
+            f"{student} has no graded submission of {assignment}: run `course autograde` first"
+        )
     digest = submission_hash(course.root / "submitted" / student / assignment)
     cleared = load_cleared(course, assignment)
     cleared[student] = digest
@@ -178,13 +179,17 @@ def preflight(course: Course) -> None:
     gradebook = course.gradebook_path
     for path in (course.root, course.root / "grading", gradebook):
         if path.exists() and not os.access(path, os.W_OK):
-            raise CourseError(f"{path} is not writable, so grades could not be saved: fix its "
-                              "permissions (e.g. chmod u+w), then run this again")
+            raise CourseError(
+                f"{path} is not writable, so grades could not be saved: fix its "
+                "permissions (e.g. chmod u+w), then run this again"
+            )
     free = shutil.disk_usage(course.root).free
     if free < MIN_FREE_BYTES:
-        raise CourseError(f"only {free / 2**20:.0f} MiB free on the disk of {course.root}; a run "
-                          f"needs at least {MIN_FREE_BYTES / 2**20:.0f} MiB: free some space, "
-                          "then run this again")
+        raise CourseError(
+            f"only {free / 2**20:.0f} MiB free on the disk of {course.root}; a run "
+            f"needs at least {MIN_FREE_BYTES / 2**20:.0f} MiB: free some space, "
+            "then run this again"
+        )
 
 
 def needs_grading(record: Record | None, digest: str, force: bool) -> bool:
@@ -210,8 +215,10 @@ def one_run_at_a_time(course: Course) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise CourseError(f"another `course autograde` is running on {course.root}; wait "
-                              "for it to finish (or stop it), then run this again") from None
+            raise CourseError(
+                f"another `course autograde` is running on {course.root}; wait "
+                "for it to finish (or stop it), then run this again"
+            ) from None
         yield
 
 
@@ -223,7 +230,8 @@ def measured_solution(course: Course, assignment: str) -> dict[str, Any]:
     """How the instructor's solution ran in the grading sandbox (:meth:`.grader.Grader.
     run_solution`): measured once per version of the assignment (its source and release)."""
     version = submission_hash(course.root / "source" / assignment) + submission_hash(
-        course.root / "release" / assignment)
+        course.root / "release" / assignment
+    )
     path = solution_path(course, assignment)
     with contextlib.suppress(OSError, ValueError):
         saved = json.loads(path.read_text())
@@ -263,17 +271,27 @@ def solution_time_limit(course: Course, assignment: str) -> tuple[float, str]:
         raise CourseError(
             f"the instructor's solution of {assignment} scores {score:g}/{offered:g} in the "
             f"grading sandbox ({how}), so students' grades would be wrong: check source/ and "
-            f"the grading environment (measured in {solution_path(course, assignment)})")
+            f"the grading environment (measured in {solution_path(course, assignment)})"
+        )
     seconds = solution["seconds"]
     limit = float(max(MIN_TIME_LIMIT_S, -(-SOLUTION_FACTOR * seconds // 1)))
-    return limit, (f"time limit {limit:g} s per notebook ({SOLUTION_FACTOR:g} x the "
-                   f"solution's {seconds:.1f} s in the sandbox, at least "
-                   f"{MIN_TIME_LIMIT_S:g} s; --time-limit sets another)")
+    return limit, (
+        f"time limit {limit:g} s per notebook ({SOLUTION_FACTOR:g} x the "
+        f"solution's {seconds:.1f} s in the sandbox, at least "
+        f"{MIN_TIME_LIMIT_S:g} s; --time-limit sets another)"
+    )
 
 
-def autograde(course: Course, assignment: str, *, limits: Limits | None = None,
-              workers: int | None = None, force: bool = False,
-              students: list[str] | None = None, progress: bool = True) -> list[Record]:
+def autograde(
+    course: Course,
+    assignment: str,
+    *,
+    limits: Limits | None = None,
+    workers: int | None = None,
+    force: bool = False,
+    students: list[str] | None = None,
+    progress: bool = True,
+) -> list[Record]:
     """Grade every submitted student of ``assignment``; return all their records.
 
     Students whose record already matches their submission are skipped unless ``force``.
@@ -309,11 +327,11 @@ def autograde(course: Course, assignment: str, *, limits: Limits | None = None,
                 print(why, flush=True)
         if todo_list:
             _grade_all(course, assignment, limits, workers, todo_list, progress, failed)
-    return [failed.get(s) or r for s in everyone
-            if (r := load_record(course, assignment, s)) is not None or s in failed]
-
-
-
+    return [
+        failed.get(s) or r
+        for s in everyone
+        if (r := load_record(course, assignment, s)) is not None or s in failed
+    ]
 
 
 class _GraderProcess:
@@ -323,7 +341,11 @@ class _GraderProcess:
         with open(log, "ab") as stderr:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "course_lib.instructor.grader", json.dumps(job)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True)
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+            )
         self.student: str | None = None
 
     def send(self, student: str | None) -> None:
@@ -342,8 +364,15 @@ class _GraderProcess:
             self.proc.wait()
 
 
-def _grade_all(course: Course, assignment: str, limits: Limits, workers: int,
-               todo: list[str], progress: bool, failed: dict[str, Record]) -> None:  # fmt: skip
+def _grade_all(
+    course: Course,
+    assignment: str,
+    limits: Limits,
+    workers: int,
+    todo: list[str],
+    progress: bool,
+    failed: dict[str, Record],
+) -> None:
     """Grade ``todo`` in ``workers`` grader processes, saving each record as it comes (failed
     attempts also go into ``failed``)."""
     job = _job(course, assignment, limits)
@@ -352,8 +381,9 @@ def _grade_all(course: Course, assignment: str, limits: Limits, workers: int,
     pending = list(reversed(todo))
     graders = [_GraderProcess(job, log) for _ in range(max(1, min(workers, len(todo))))]
     streams = {g.proc.stdout.fileno(): g for g in graders}  # type: ignore[union-attr]
-    bar = tqdm(total=len(todo), desc=f"autograde {assignment}", unit="student",
-               disable=not progress)
+    bar = tqdm(
+        total=len(todo), desc=f"autograde {assignment}", unit="student", disable=not progress
+    )
     failure = ""
     try:
         while streams:
@@ -361,9 +391,16 @@ def _grade_all(course: Course, assignment: str, limits: Limits, workers: int,
             for fd in ready:
                 grader = streams[fd]
                 line = grader.proc.stdout.readline()  # type: ignore[union-attr]
-                message = json.loads(line) if line.strip() else {
-                    "t": "failed", "kind": "died", "error": "a grader process stopped (see "
-                    f"{log})" + (f" while grading {grader.student}" if grader.student else "")}
+                message = (
+                    json.loads(line)
+                    if line.strip()
+                    else {
+                        "t": "failed",
+                        "kind": "died",
+                        "error": "a grader process stopped (see "
+                        f"{log})" + (f" while grading {grader.student}" if grader.student else ""),
+                    }
+                )
                 if message["t"] == "record":
                     record = Record(**message["record"])
                     keep_or_save(course, record)
@@ -388,16 +425,20 @@ def _grade_all(course: Course, assignment: str, limits: Limits, workers: int,
 
 def _job(course: Course, assignment: str, limits: Limits) -> dict[str, Any]:
     """What a grader process is started with."""
-    return {"root": str(course.root), "solutions": str(course.solutions),
-            "exchange": str(course.exchange) if course.exchange else "",
-            "assignment": assignment, "limits": asdict(limits)}
+    return {
+        "root": str(course.root),
+        "solutions": str(course.solutions),
+        "exchange": str(course.exchange) if course.exchange else "",
+        "assignment": assignment,
+        "limits": asdict(limits),
+    }
 
 
 def _stopped(failure: str) -> None:
     """Raise the error for a grader process that stopped (``failure``: "kind: message")."""
     if failure.startswith("SandboxUnavailable: "):
         raise SandboxUnavailable(failure.removeprefix("SandboxUnavailable: "))
-    raise CourseError(f"grading stopped: {failure}; students already graded keep their "
-                      "records: run the command again to grade the rest")
-
-
+    raise CourseError(
+        f"grading stopped: {failure}; students already graded keep their "
+        "records: run the command again to grade the rest"
+    )

@@ -64,24 +64,40 @@ def cmd_collect(args: argparse.Namespace) -> None:
     if not args.source.exists():
         raise CourseError(f"{args.source} does not exist")
     mapping = read_map(args.map) if args.map else None
-    result = import_submissions(args.source, course.root / "submitted", args.assignment,
-                                course.notebooks(args.assignment), mapping)
+    result = import_submissions(
+        args.source,
+        course.root / "submitted",
+        args.assignment,
+        course.notebooks(args.assignment),
+        mapping,
+    )
     names = course.root / "lms" / f"{args.assignment}.csv"
     names.parent.mkdir(parents=True, exist_ok=True)
     with open(names, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(STUDENT_LIST_COLUMNS)  # student_id, name, notebooks, source, lms_id
-        writer.writerows([s, result.names.get(s, ""), " ".join(nbs), result.sources.get(s, ""),
-                          result.lms_ids.get(s, "")]
-                         for s, nbs in sorted(result.students.items()))  # fmt: skip
-    print(f"imported {len(result.students)} student(s) into {course.root / 'submitted'} "
-          f"(ids and names: {names})")
+        writer.writerows(
+            [
+                s,
+                result.names.get(s, ""),
+                " ".join(nbs),
+                result.sources.get(s, ""),
+                result.lms_ids.get(s, ""),
+            ]
+            for s, nbs in sorted(result.students.items())
+        )
+    print(
+        f"imported {len(result.students)} student(s) into {course.root / 'submitted'} "
+        f"(ids and names: {names})"
+    )
     for line in result.skipped:
         print(f"  skipped {line}")
     if result.unattributed:
-        raise GradingIncomplete(f"{result.unattributed} notebook(s) could not be attributed to "
-                                "a student (listed above): rename them or give a --map, then "
-                                "run this again")
+        raise GradingIncomplete(
+            f"{result.unattributed} notebook(s) could not be attributed to "
+            "a student (listed above): rename them or give a --map, then "
+            "run this again"
+        )
 
 
 def cmd_autograde(args: argparse.Namespace) -> None:
@@ -90,8 +106,14 @@ def cmd_autograde(args: argparse.Namespace) -> None:
 
     course = _course(args)
     limits = Limits(wall_s=args.time_limit, mem_bytes=int(args.memory_gib * 2**30))
-    records = autograde(course, args.assignment, limits=limits, workers=args.workers,
-                        force=args.force, students=args.student or None)
+    records = autograde(
+        course,
+        args.assignment,
+        limits=limits,
+        workers=args.workers,
+        force=args.force,
+        students=args.student or None,
+    )
     counts = Counter(r.status for r in records)
     print(", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no submissions")
     for record in records:
@@ -100,10 +122,12 @@ def cmd_autograde(args: argparse.Namespace) -> None:
     failed = [r.student for r in records if r.grader_failed]
     if failed:
         named = ", ".join(failed[:5]) + (", ..." if len(failed) > 5 else "")
-        raise GradingIncomplete(f"{len(failed)} submission(s) could not be graded, the grader "
-                                f"failed on them ({named}; any earlier grade of theirs was "
-                                "kept): fix the cause and run `course autograde` again, which "
-                                "retries them")
+        raise GradingIncomplete(
+            f"{len(failed)} submission(s) could not be graded, the grader "
+            f"failed on them ({named}; any earlier grade of theirs was "
+            "kept): fix the cause and run `course autograde` again, which "
+            "retries them"
+        )
 
 
 def cmd_feedback(args: argparse.Namespace) -> None:
@@ -124,9 +148,13 @@ def cmd_clear(args: argparse.Namespace) -> None:
     course = _course(args)
     course.require_assignment(args.assignment)
     clear(course, args.assignment, args.student)
-    (record,) = [r for r in autograde(course, args.assignment, force=True,
-                                      students=[args.student], progress=False)
-                 if r.student == args.student]
+    (record,) = [
+        r
+        for r in autograde(
+            course, args.assignment, force=True, students=[args.student], progress=False
+        )
+        if r.student == args.student
+    ]
     print(f"cleared {args.student}: {record.status}, {record.score:g}/{record.max_score:g}")
 
 
@@ -149,14 +177,22 @@ def cmd_formgrader(args: argparse.Namespace) -> None:
         raise CourseError(f"{course.root} has no nbgrader_config.py: run `course setup` first")
     lab = Path(sys.executable).with_name("jupyter-lab")
     if not lab.exists():
-        raise CourseError("JupyterLab is not installed in this environment: pip install "
-                          "jupyterlab, then run this again")
-    command = [str(lab), f"--ServerApp.root_dir={course.root}", "--ServerApp.ip=127.0.0.1",
-               f"--ServerApp.port={args.port}", "--ServerApp.open_browser=False"]
+        raise CourseError(
+            "JupyterLab is not installed in this environment: pip install "
+            "jupyterlab, then run this again"
+        )
+    command = [
+        str(lab),
+        f"--ServerApp.root_dir={course.root}",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={args.port}",
+        "--ServerApp.open_browser=False",
+    ]
     if os.geteuid() == 0:  # containers often run as root; Jupyter refuses without this
         command.append("--allow-root")
-    print("formgrader on this class: open the URL below, then /formgrader (Ctrl-C stops)",
-          flush=True)
+    print(
+        "formgrader on this class: open the URL below, then /formgrader (Ctrl-C stops)", flush=True
+    )
     # nbgrader reads nbgrader_config.py from the directory it starts in.
     os.chdir(course.root)
     os.execv(command[0], command)
@@ -167,19 +203,26 @@ def _global_options(defaults: bool) -> argparse.ArgumentParser:
     defaults, so an option given before the command is not reset by the subcommand's parser."""
     p = argparse.ArgumentParser(add_help=False)
     value = (lambda v: v) if defaults else (lambda v: argparse.SUPPRESS)  # noqa: E731
-    p.add_argument("--course-dir", type=Path,
-                   default=value(Path(os.environ.get("COURSE_DIR", "course"))),
-                   help="the class directory (default ./course, or $COURSE_DIR)")
-    p.add_argument("--solutions", type=Path, default=value(None),
-                   help="the instructor's solution notebooks (default: the project's solutions/)")
-    p.add_argument("--exchange", type=Path, default=value(None),
-                   help="nbgrader exchange directory")
+    p.add_argument(
+        "--course-dir",
+        type=Path,
+        default=value(Path(os.environ.get("COURSE_DIR", "course"))),
+        help="the class directory (default ./course, or $COURSE_DIR)",
+    )
+    p.add_argument(
+        "--solutions",
+        type=Path,
+        default=value(None),
+        help="the instructor's solution notebooks (default: the project's solutions/)",
+    )
+    p.add_argument("--exchange", type=Path, default=value(None), help="nbgrader exchange directory")
     return p
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="course", description=__doc__.splitlines()[0],
-                                parents=[_global_options(defaults=True)])
+    p = argparse.ArgumentParser(
+        prog="course", description=__doc__.splitlines()[0], parents=[_global_options(defaults=True)]
+    )
     anywhere = _global_options(defaults=False)
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -194,17 +237,27 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(run=cmd_release)
     s = command("collect", "collect submissions (exchange, or an LMS folder/zip)")
     s.add_argument("assignment")
-    s.add_argument("--from", dest="source", type=Path, default=None,
-                   help="a folder or zip of notebooks exported by an LMS")
+    s.add_argument(
+        "--from",
+        dest="source",
+        type=Path,
+        default=None,
+        help="a folder or zip of notebooks exported by an LMS",
+    )
     s.add_argument("--map", type=Path, default=None, help="CSV with columns key,student_id")
     s.set_defaults(run=cmd_collect)
     s = command("autograde", "grade every submission, isolated and in parallel")
     s.add_argument("assignment")
-    s.add_argument("--workers", type=int, default=None,
-                   help="grader processes (default: the usable cores)")
-    s.add_argument("--time-limit", type=float, default=None,
-                   help="seconds per notebook (default: 5 x the solution's own run time in the "
-                        "sandbox, measured once per version of the assignment)")
+    s.add_argument(
+        "--workers", type=int, default=None, help="grader processes (default: the usable cores)"
+    )
+    s.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        help="seconds per notebook (default: 5 x the solution's own run time in the "
+        "sandbox, measured once per version of the assignment)",
+    )
     s.add_argument("--memory-gib", type=float, default=2.0, help="memory per notebook")
     s.add_argument("--force", action="store_true", help="regrade students already graded")
     s.add_argument("--student", action="append", help="grade only this student (repeatable)")
@@ -221,9 +274,14 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(run=cmd_clear)
     s = command("grades", "write the grades CSV, and Canvas / Moodle import files beside it")
     s.add_argument("assignment")
-    s.add_argument("-o", "--output", type=Path, default=None,
-                   help="the grades CSV (default course/grades/ASSIGNMENT.csv); the LMS files "
-                        "are written beside it as NAME-canvas.csv, NAME-moodle.csv")
+    s.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        help="the grades CSV (default course/grades/ASSIGNMENT.csv); the LMS files "
+        "are written beside it as NAME-canvas.csv, NAME-moodle.csv",
+    )
     s.set_defaults(run=cmd_grades)
     s = command("formgrader", "JupyterLab with formgrader on this class (Autograde sandboxed)")
     s.add_argument("--port", type=int, default=8888)

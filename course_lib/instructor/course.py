@@ -46,8 +46,12 @@ NBGRADER_EXCHANGE = Path("/usr/local/share/nbgrader/exchange")
 
 # What the class directory's nbgrader_config.py may change, for `course` and nbgrader alike
 # (the rest of that file is written by `course setup` and read by nbgrader only).
-CLASS_SETTINGS = (("CourseDirectory", "course_id"), ("CourseDirectory", "ignore"),
-                  ("Execute", "timeout"), ("Exchange", "root"))
+CLASS_SETTINGS = (
+    ("CourseDirectory", "course_id"),
+    ("CourseDirectory", "ignore"),
+    ("Execute", "timeout"),
+    ("Exchange", "root"),
+)
 
 
 class CourseError(RuntimeError):
@@ -61,8 +65,14 @@ COURSE_SETTINGS = {
     "CourseDirectory.course_id": "unrolled",
     # Never given to students: the exercise tests' mistakes hold solution code (and `course
     # setup` copies nothing but notebooks anyway).
-    "CourseDirectory.ignore": [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback",
-                               "mistakes.py", "student_mistakes.py"],
+    "CourseDirectory.ignore": [
+        ".ipynb_checkpoints",
+        "*.pyc",
+        "__pycache__",
+        "feedback",
+        "mistakes.py",
+        "student_mistakes.py",
+    ],
     # Per-cell limit for nbgrader's Validate: a solved notebook runs in well under a minute.
     "Execute.timeout": 60,
 }
@@ -197,13 +207,16 @@ class Course:
         generate_assignment on each (nothing else of solutions/ reaches source/ or release/)."""
         if not self.solutions.is_dir():
             raise CourseError(f"no solutions directory at {self.solutions}")
-        available = sorted(p.name for p in self.solutions.iterdir()
-                           if p.is_dir() and any(p.glob("*.ipynb")))
+        available = sorted(
+            p.name for p in self.solutions.iterdir() if p.is_dir() and any(p.glob("*.ipynb"))
+        )
         chosen = available if not assignments else assignments
         for name in chosen:
             if name not in available:
-                raise CourseError(f"no assignment {name!r} in {self.solutions} "
-                                  f"(found: {', '.join(available) or 'none'})")
+                raise CourseError(
+                    f"no assignment {name!r} in {self.solutions} "
+                    f"(found: {', '.join(available) or 'none'})"
+                )
         for name in chosen:
             target = self.root / "source" / name
             shutil.rmtree(target, ignore_errors=True)
@@ -212,8 +225,11 @@ class Course:
             # drafts, notes) may hold solution code, whatever an ignore list says or misses.
             for notebook in sorted((self.solutions / name).glob("*.ipynb")):
                 shutil.copy2(notebook, target / notebook.name)
-            check(self.api().generate_assignment(name), f"generate_assignment {name}",
-                  self.root / "logs")
+            check(
+                self.api().generate_assignment(name),
+                f"generate_assignment {name}",
+                self.root / "logs",
+            )
         self.write_config()
         return chosen
 
@@ -225,20 +241,25 @@ class Course:
 
         config = self.config()
         write_templates(self.root, local_mathjax())
-        settings = {"CourseDirectory.root": str(self.root),
-                    "CourseDirectory.course_id": self.course_id,
-                    "CourseDirectory.db_url": config.CourseDirectory.db_url,
-                    "CourseDirectory.ignore": list(config.CourseDirectory.get("ignore", [])),
-                    "Execute.timeout": self.cell_timeout_s,
-                    "Exchange.root": str(self.exchange_root)}
+        settings = {
+            "CourseDirectory.root": str(self.root),
+            "CourseDirectory.course_id": self.course_id,
+            "CourseDirectory.db_url": config.CourseDirectory.db_url,
+            "CourseDirectory.ignore": list(config.CourseDirectory.get("ignore", [])),
+            "Execute.timeout": self.cell_timeout_s,
+            "Exchange.root": str(self.exchange_root),
+        }
         return write_course_config(self.root, settings)
 
     def release(self, assignment: str) -> None:
         """nbgrader release_assignment: copy release/<a>/ into the exchange."""
         self.require_assignment(assignment)
         self.ensure_exchange()
-        check(self.api().release_assignment(assignment), f"release_assignment {assignment}",
-              self.root / "logs")
+        check(
+            self.api().release_assignment(assignment),
+            f"release_assignment {assignment}",
+            self.root / "logs",
+        )
 
     def ensure_exchange(self) -> Path:
         """The exchange, created if missing as nbgrader creates it (everyone may write in it);
@@ -254,7 +275,8 @@ class Course:
             raise CourseError(
                 f"cannot write to the exchange {exchange}: create it once for everyone (as root: "
                 f"mkdir -p {exchange} && chmod 1777 {exchange}), or name another with "
-                "--exchange and give the students' nbgrader the same Exchange.root") from None
+                "--exchange and give the students' nbgrader the same Exchange.root"
+            ) from None
         return exchange
 
     def collect_exchange(self, assignment: str) -> None:
@@ -262,11 +284,12 @@ class Course:
         self.require_assignment(assignment)
         exchange = Path(self.config().Exchange.root)
         if not (exchange / self.course_id / "inbound").is_dir():
-            raise CourseError(f"no submissions to collect: {exchange / self.course_id / 'inbound'}"
-                              " does not exist; release the assignment first (`course release`) "
-                              "or pass the exchange the students use (--exchange)")
+            raise CourseError(
+                f"no submissions to collect: {exchange / self.course_id / 'inbound'}"
+                " does not exist; release the assignment first (`course release`) "
+                "or pass the exchange the students use (--exchange)"
+            )
         check(self.api().collect(assignment), f"collect {assignment}", self.root / "logs")
-
 
     def release_feedback(self, assignment: str) -> int:
         """nbgrader release_feedback: put each student's feedback pages (``course feedback``)
@@ -274,10 +297,14 @@ class Course:
         self.require_assignment(assignment)
         pages = sorted((self.root / "feedback").glob(f"*/{assignment}/*.html"))
         if not pages:
-            raise CourseError(f"no feedback for {assignment} yet: run `course feedback "
-                              f"{assignment}` first")
-        check(self.api().release_feedback(assignment), f"release_feedback {assignment}",
-              self.root / "logs")
+            raise CourseError(
+                f"no feedback for {assignment} yet: run `course feedback {assignment}` first"
+            )
+        check(
+            self.api().release_feedback(assignment),
+            f"release_feedback {assignment}",
+            self.root / "logs",
+        )
         return len(pages)
 
 
@@ -291,8 +318,9 @@ def check(result: dict, what: str, log_dir: Path | None = None) -> None:
 
     def last_line(text: str) -> str:  # the exception's own line, not the frames above it
         lines = [line.strip() for line in text.splitlines() if line.strip()]
-        return next((line for line in reversed(lines)
-                     if not line.startswith(("File ", "^", "~"))), "")  # fmt: skip
+        return next(
+            (line for line in reversed(lines) if not line.startswith(("File ", "^", "~"))), ""
+        )
 
     last = last_line(error) or last_line(log_text) or "no message"
     where = ""

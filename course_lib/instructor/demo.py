@@ -54,15 +54,19 @@ def _is_solution(cell: dict[str, Any]) -> bool:
 def points(released: Notebook) -> Points:
     cells = released["cells"]
     last = max(i for i, c in enumerate(cells) if _is_solution(c))
-    tests = [(i, float(nbgrader_meta(c).get("points", 0)))
-             for i, c in enumerate(cells) if _is_test(c)]
+    tests = [
+        (i, float(nbgrader_meta(c).get("points", 0))) for i, c in enumerate(cells) if _is_test(c)
+    ]
     return Points(sum(p for _, p in tests), sum(p for i, p in tests if i > last))
 
 
 def _solved(released: Notebook, solution: Notebook, *, skip_last: bool = False) -> Notebook:
     """The released notebook with the instructor's solutions pasted into its solution cells."""
-    answers = {nbgrader_meta(c).get("grade_id"): cell_source(c)
-               for c in solution["cells"] if _is_solution(c)}
+    answers = {
+        nbgrader_meta(c).get("grade_id"): cell_source(c)
+        for c in solution["cells"]
+        if _is_solution(c)
+    }
     nb = copy.deepcopy(released)
     solution_cells = [c for c in nb["cells"] if _is_solution(c)]
     for cell in solution_cells[:-1] if skip_last else solution_cells:
@@ -121,38 +125,76 @@ KINDS: dict[str, tuple[Build, str, Callable[[Points], float]]] = {
     "correct": (lambda r, s: _solved(r, s), "ok", lambda p: p.full),
     "partial": (lambda r, s: _solved(r, s, skip_last=True), "ok", lambda p: p.full - p.tail),
     "blank": (lambda r, s: copy.deepcopy(r), "ok", lambda p: 0.0),
-    "hanging": (lambda r, s: _append_to_solution(_solved(r, s), "import time\ntime.sleep(10**6)"),
-                "timeout", lambda p: p.full - p.tail),
-    "crashing": (lambda r, s: _append_to_solution(_solved(r, s), "import os\nos._exit(3)"),
-                 "error", lambda p: p.full - p.tail),
-    "segfault": (lambda r, s: _append_to_solution(_solved(r, s),
-                                                  "import ctypes\nctypes.string_at(0)"),
-                 "error", lambda p: p.full - p.tail),
-    "flooding": (lambda r, s: _append_to_solution(_solved(r, s), "print('spam ' * 2_000_000)",
-                                                  last=False), "ok", lambda p: p.full),
+    "hanging": (
+        lambda r, s: _append_to_solution(_solved(r, s), "import time\ntime.sleep(10**6)"),
+        "timeout",
+        lambda p: p.full - p.tail,
+    ),
+    "crashing": (
+        lambda r, s: _append_to_solution(_solved(r, s), "import os\nos._exit(3)"),
+        "error",
+        lambda p: p.full - p.tail,
+    ),
+    "segfault": (
+        lambda r, s: _append_to_solution(_solved(r, s), "import ctypes\nctypes.string_at(0)"),
+        "error",
+        lambda p: p.full - p.tail,
+    ),
+    "flooding": (
+        lambda r, s: _append_to_solution(_solved(r, s), "print('spam ' * 2_000_000)", last=False),
+        "ok",
+        lambda p: p.full,
+    ),
     # A protected cell changed: graded, but its points wait for an instructor (course clear).
-    "deleted-test": (lambda r, s: _delete_first_test(_solved(r, s)), "tampered",
-                     lambda p: 0.0),
+    "deleted-test": (lambda r, s: _delete_first_test(_solved(r, s)), "tampered", lambda p: 0.0),
     "edited-tests": (lambda r, s: _edit_tests(copy.deepcopy(r)), "tampered", lambda p: 0.0),
     # Tricks on the student's own process: the tests run in the grader, so they earn nothing.
-    "hidden-errors": (lambda r, s: _prepend_to_first_solution(
-        copy.deepcopy(r), "get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)"),
-        "ok", lambda p: 0.0),
-    "emptied-cells": (lambda r, s: _prepend_to_first_solution(
-        copy.deepcopy(r), "get_ipython().input_transformers_cleanup.append(lambda lines: [])"),
-        "ok", lambda p: 0.0),
-    "monkeypatch": (lambda r, s: _prepend_to_first_solution(copy.deepcopy(r), MONKEYPATCH),
-                    "ok", lambda p: 0.0),
-    "snooping": (lambda r, s: _prepend_to_first_solution(copy.deepcopy(r), SNOOP),
-                 "ok", lambda p: 0.0),
+    "hidden-errors": (
+        lambda r, s: _prepend_to_first_solution(
+            copy.deepcopy(r), "get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)"
+        ),
+        "ok",
+        lambda p: 0.0,
+    ),
+    "emptied-cells": (
+        lambda r, s: _prepend_to_first_solution(
+            copy.deepcopy(r), "get_ipython().input_transformers_cleanup.append(lambda lines: [])"
+        ),
+        "ok",
+        lambda p: 0.0,
+    ),
+    "monkeypatch": (
+        lambda r, s: _prepend_to_first_solution(copy.deepcopy(r), MONKEYPATCH),
+        "ok",
+        lambda p: 0.0,
+    ),
+    "snooping": (
+        lambda r, s: _prepend_to_first_solution(copy.deepcopy(r), SNOOP),
+        "ok",
+        lambda p: 0.0,
+    ),
     "missing": (lambda r, s: None, "missing", lambda p: 0.0),
     "invalid": (lambda r, s: b'{"cells": [ this is not json', "invalid", lambda p: 0.0),
 }
 
 # How often each kind appears in a demo class (the rest are drawn in these proportions).
-MIX = {"correct": 10, "partial": 4, "blank": 2, "hanging": 1, "crashing": 1, "segfault": 1,
-       "flooding": 1, "deleted-test": 1, "edited-tests": 1, "hidden-errors": 1,
-       "emptied-cells": 1, "monkeypatch": 1, "snooping": 1, "missing": 1, "invalid": 1}
+MIX = {
+    "correct": 10,
+    "partial": 4,
+    "blank": 2,
+    "hanging": 1,
+    "crashing": 1,
+    "segfault": 1,
+    "flooding": 1,
+    "deleted-test": 1,
+    "edited-tests": 1,
+    "hidden-errors": 1,
+    "emptied-cells": 1,
+    "monkeypatch": 1,
+    "snooping": 1,
+    "missing": 1,
+    "invalid": 1,
+}
 
 
 @dataclass(frozen=True)
@@ -209,7 +251,8 @@ def table(records: list[Record], expected: dict[str, Expected]) -> tuple[str, in
         lines.append(
             f"{record.student:<11} {want.kind:<14} {record.status:<9} "
             f"{record.score:>5g}/{record.max_score:<5g} {want.status:>9} {want.score:>5g}"
-            f"{'' if ok else '  <-- MISMATCH'}  {record.reason[:60]}")
+            f"{'' if ok else '  <-- MISMATCH'}  {record.reason[:60]}"
+        )
     return "\n".join(lines), wrong
 
 
@@ -217,8 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--course-dir", type=Path, default=PROJECT_ROOT / "build" / "demo-class")
     parser.add_argument("--students", type=int, default=30, help="per assignment")
-    parser.add_argument("--assignments", nargs="*",
-                        default=["01_sequence_shapes", "02_rnn_forward"])
+    parser.add_argument(
+        "--assignments", nargs="*", default=["01_sequence_shapes", "02_rnn_forward"]
+    )
     parser.add_argument("--time-limit", type=float, default=30.0)
     args = parser.parse_args(argv)
     shutil.rmtree(args.course_dir, ignore_errors=True)
@@ -237,8 +281,10 @@ def main(argv: list[str] | None = None) -> int:
         text, wrong = table(records, expected)
         mismatches += wrong
         counts = Counter(r.status for r in records)
-        print(f"\n== {assignment}: {len(records)} students in {seconds:.1f} s; "
-              + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+        print(
+            f"\n== {assignment}: {len(records)} students in {seconds:.1f} s; "
+            + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        )
         print(text)
         csv_path = write_grades(course, assignment)
         print(f"grades: {csv_path}")

@@ -73,21 +73,37 @@ class Execution:
 
 
 def _error(ename: str, evalue: str) -> dict[str, Any]:
-    return {"output_type": "error", "ename": ename, "evalue": evalue,
-            "traceback": [f"{ename}: {evalue}"]}
+    return {
+        "output_type": "error",
+        "ename": ename,
+        "evalue": evalue,
+        "traceback": [f"{ename}: {evalue}"],
+    }
 
 
 def _died(code: int | None, signal: int | None) -> str:
-    names = {9: "SIGKILL (out of memory, or killed)", 11: "SIGSEGV (segmentation fault)",
-             6: "SIGABRT (aborted)", 7: "SIGBUS"}
+    names = {
+        9: "SIGKILL (out of memory, or killed)",
+        11: "SIGSEGV (segmentation fault)",
+        6: "SIGABRT (aborted)",
+        7: "SIGBUS",
+    }
     if signal is not None:
         return f"the kernel died from signal {signal}: {names.get(signal, 'see signal(7)')}"
     return f"the kernel exited with status {code} (os._exit or sys.exit in the code?)"
 
 
-def run_notebook(nb: NotebookNode, roles: dict[str, str], worker: SandboxWorker,
-                 files: dict[str, Path], *, limits: Limits, seed_key: str,
-                 workdir: Path, withhold: str = "") -> Execution:  # fmt: skip
+def run_notebook(
+    nb: NotebookNode,
+    roles: dict[str, str],
+    worker: SandboxWorker,
+    files: dict[str, Path],
+    *,
+    limits: Limits,
+    seed_key: str,
+    workdir: Path,
+    withhold: str = "",
+) -> Execution:
     """Run ``nb``'s code cells (module docstring) and write their outputs into it, in place.
 
     ``withhold``: a reason to withhold every test cell's points (a tampered notebook): each
@@ -119,8 +135,10 @@ def run_notebook(nb: NotebookNode, roles: dict[str, str], worker: SandboxWorker,
                         _run_cell(cell, role, namespace, outputs, limits)
                         mark = run.spend(f"{role} cells", mark)
                     except StudentTimeout:
-                        run.status, stopped = "timeout", (
-                            f"the notebook ran past its time limit of {limits.wall_s:g} s")
+                        run.status, stopped = (
+                            "timeout",
+                            (f"the notebook ran past its time limit of {limits.wall_s:g} s"),
+                        )
                         outputs.add(_error("TimeLimitExceeded", stopped))
                     except StudentDied:
                         run.status, died = "error", True
@@ -144,8 +162,9 @@ def run_notebook(nb: NotebookNode, roles: dict[str, str], worker: SandboxWorker,
     return run
 
 
-def _run_cell(cell: NotebookNode, role: str, namespace: RemoteNamespace, outputs: Outputs,
-              limits: Limits) -> None:
+def _run_cell(
+    cell: NotebookNode, role: str, namespace: RemoteNamespace, outputs: Outputs, limits: Limits
+) -> None:
     source = cell_source(cell)
     if role == "test":
         run_test_cell(source, namespace, outputs, f"<test cell {nbgrader_meta(cell)['grade_id']}>")
@@ -154,9 +173,11 @@ def _run_cell(cell: NotebookNode, role: str, namespace: RemoteNamespace, outputs
         own = Outputs(limits.output_bytes)
         if not run_test_cell(source, namespace, own, "<setup cell>"):
             error = next(o for o in own.items if o["output_type"] == "error")
-            raise GraderError(f"the grader's copy of locked cell "
-                              f"{nbgrader_meta(cell)['grade_id']!r} raised {error['ename']}: "
-                              f"{error['evalue']}")
+            raise GraderError(
+                f"the grader's copy of locked cell "
+                f"{nbgrader_meta(cell)['grade_id']!r} raised {error['ename']}: "
+                f"{error['evalue']}"
+            )
     namespace.session.run_cell(source, outputs)
 
 
@@ -178,9 +199,15 @@ def _score(nb: NotebookNode, roles: dict[str, str], run: Execution, withhold: st
             run.tests[meta["grade_id"]] = "partial" if earned > 0 else "failed"
         if withhold and top > 0:  # no partial credit to read, and an error: nbgrader records 0
             cell.outputs = [o for o in cell.outputs if o.output_type != "execute_result"]
-            cell.outputs.append(from_dict(_error(
-                WITHHELD, f"{withhold}; these tests would have earned {earned:g} of {top:g} "
-                "points, withheld until an instructor reviews the notebook")))
+            cell.outputs.append(
+                from_dict(
+                    _error(
+                        WITHHELD,
+                        f"{withhold}; these tests would have earned {earned:g} of {top:g} "
+                        "points, withheld until an instructor reviews the notebook",
+                    )
+                )
+            )
 
 
 class SandboxExecute(NbGraderPreprocessor):

@@ -36,7 +36,8 @@ _FETCHED = re.compile(
     r"""<(?:script|img|iframe|source|audio|video|embed|input)\b[^>]*\ssrc\s*=\s*["']?\s*"""
     r"""(?:https?:)?//|<link\b[^>]*\shref\s*=\s*["']?\s*(?:https?:)?//"""
     r"""|url\(\s*["']?\s*(?:https?:)?//|@import\s+(?:url\()?\s*["']?\s*(?:https?:)?//""",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 
 class HideHiddenTestTracebacks(NbGraderPreprocessor):
@@ -65,15 +66,17 @@ def require_mathjax() -> str:
     found = local_mathjax()
     if found is None:
         where = os.environ.get("COURSE_MATHJAX") or "none found"
-        raise CourseError(f"feedback needs a local MathJax 3 ({where}): run `make mathjax` in the "
-                          "project once (npm), or set COURSE_MATHJAX to a tex-svg.js, then run "
-                          "this again")
+        raise CourseError(
+            f"feedback needs a local MathJax 3 ({where}): run `make mathjax` in the "
+            "project once (npm), or set COURSE_MATHJAX to a tex-svg.js, then run "
+            "this again"
+        )
     return found
 
 
 def external_fetches(html: str) -> list[str]:
     """Snippets of ``html`` that would make a browser fetch something from another host."""
-    return [html[max(0, m.start() - 20): m.end() + 40] for m in _FETCHED.finditer(html)]
+    return [html[max(0, m.start() - 20) : m.end() + 40] for m in _FETCHED.finditer(html)]
 
 
 def generate_feedback(course: Course, assignment: str) -> list[Path]:
@@ -88,10 +91,15 @@ def generate_feedback(course: Course, assignment: str) -> list[Path]:
     write_templates(course.root, require_mathjax())
     api = course.api()
     config = Config()
-    config.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTestTracebacks,
-                                             ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+    config.GenerateFeedback.preprocessors = [
+        GetGrades,
+        HideHiddenTestTracebacks,
+        ClearHiddenTests,
+        CSSHTMLHeaderPreprocessor,
+    ]
     config.HTMLExporter.extra_template_basedirs = template_basedirs(course.root)
     api.config.merge(config)
-    check(api.generate_feedback(assignment), f"generate_feedback {assignment}",
-          course.root / "logs")
+    check(
+        api.generate_feedback(assignment), f"generate_feedback {assignment}", course.root / "logs"
+    )
     return sorted((course.root / "feedback").glob(f"*/{assignment}/*.html"))

@@ -46,9 +46,11 @@ _MATHJAX_CONFIG = """window.MathJax = {
 };"""
 
 
-REFUSAL = ("nbgrader autograde is switched off in this class directory: it would run students' "
-           "code as you, outside any sandbox. Grade with `course autograde ASSIGNMENT` (or "
-           "formgrader's Autograde button), which runs it in the grading sandbox.")
+REFUSAL = (
+    "nbgrader autograde is switched off in this class directory: it would run students' "
+    "code as you, outside any sandbox. Grade with `course autograde ASSIGNMENT` (or "
+    "formgrader's Autograde button), which runs it in the grading sandbox."
+)
 
 
 class RefuseUnsandboxed(NbGraderPreprocessor):
@@ -66,11 +68,14 @@ def mathjax_macro(mathjax_js: str | None) -> str:
         scripts = f"<script>window.MathJax = {{}}; {_HUB_SHIM}</script>"
     else:
         inline = mathjax_js.replace("</script", "<\\/script")
-        scripts = (f"<script>{_MATHJAX_CONFIG}</script>\n<script>{inline}</script>\n"
-                   f"<script>{_HUB_SHIM}</script>")
+        scripts = (
+            f"<script>{_MATHJAX_CONFIG}</script>\n<script>{inline}</script>\n"
+            f"<script>{_HUB_SHIM}</script>"
+        )
     # {% raw %}: MathJax's source is not a template.
-    return ("{%- macro mathjax(url=None) -%}\n{% raw %}" + scripts
-            + "{% endraw %}\n{%- endmacro %}\n")
+    return (
+        "{%- macro mathjax(url=None) -%}\n{% raw %}" + scripts + "{% endraw %}\n{%- endmacro %}\n"
+    )
 
 
 def write_templates(root: Path, mathjax_js: str | None) -> Path:
@@ -93,26 +98,30 @@ def template_basedirs(root: Path) -> list[str]:
 def write_course_config(root: Path, settings: dict[str, Any]) -> Path:
     """Write ``root/nbgrader_config.py``: ``settings`` ("Section.name" -> value, plain Python
     literals) plus the lines that make formgrader and plain nbgrader grade safely."""
-    lines = ["# Written by `course setup` (rerunning it rewrites this file). nbgrader reads it in",
-             "# every process started in this directory, formgrader's included: see",
-             f"# {__name__} for what each part does.",
-             "c = get_config()  # noqa: F821 (defined by traitlets when it loads this file)"]
+    lines = [
+        "# Written by `course setup` (rerunning it rewrites this file). nbgrader reads it in",
+        "# every process started in this directory, formgrader's included: see",
+        f"# {__name__} for what each part does.",
+        "c = get_config()  # noqa: F821 (defined by traitlets when it loads this file)",
+    ]
     lines += [f"c.{key} = {value!r}" for key, value in settings.items()]
-    lines += ["# Plain `nbgrader autograde` would run students' code as you, outside any sandbox:",
-              "# it stops here, before it touches the gradebook or any folder...",
-              "import os.path as _path, sys as _sys  # noqa: E401",
-              "_program = _sys.argv[0] if _sys.argv else ''",
-              "if _sys.argv[1:2] == ['autograde'] and 'nbgrader' in (",
-              "        _path.basename(_program), _path.basename(_path.dirname(_program))):",
-              f"    raise SystemExit({REFUSAL!r})",
-              "# ...and, should it be reached another way, where it would run the first cell.",
-              f"c.Autograde.autograde_preprocessors = {[REFUSE]!r}",
-              "try:",
-              f"    from {__name__} import configure",
-              "except ImportError:  # another environment: formgrader's Autograde then refuses",
-              "    pass",
-              "else:",
-              "    configure(c)"]
+    lines += [
+        "# Plain `nbgrader autograde` would run students' code as you, outside any sandbox:",
+        "# it stops here, before it touches the gradebook or any folder...",
+        "import os.path as _path, sys as _sys  # noqa: E401",
+        "_program = _sys.argv[0] if _sys.argv else ''",
+        "if _sys.argv[1:2] == ['autograde'] and 'nbgrader' in (",
+        "        _path.basename(_program), _path.basename(_path.dirname(_program))):",
+        f"    raise SystemExit({REFUSAL!r})",
+        "# ...and, should it be reached another way, where it would run the first cell.",
+        f"c.Autograde.autograde_preprocessors = {[REFUSE]!r}",
+        "try:",
+        f"    from {__name__} import configure",
+        "except ImportError:  # another environment: formgrader's Autograde then refuses",
+        "    pass",
+        "else:",
+        "    configure(c)",
+    ]
     path = root / "nbgrader_config.py"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -127,19 +136,34 @@ def configure(c: Any) -> None:
 
     root = Path(c.CourseDirectory.root)
     c.HTMLExporter.extra_template_basedirs = template_basedirs(root)
-    c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTestTracebacks, ClearHiddenTests,
-                                        "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor"]
+    c.GenerateFeedback.preprocessors = [
+        GetGrades,
+        HideHiddenTestTracebacks,
+        ClearHiddenTests,
+        "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+    ]
     NbGraderAPI.autograde = sandboxed_autograde
 
 
-def sandboxed_autograde(api: Any, assignment_id: str, student_id: str, force: bool = True,
-                        create: bool = True) -> dict[str, Any]:
+def sandboxed_autograde(
+    api: Any, assignment_id: str, student_id: str, force: bool = True, create: bool = True
+) -> dict[str, Any]:
     """``NbGraderAPI.autograde`` (formgrader's Autograde button), done by ``course autograde``.
 
     Returns nbgrader's result shape: ``success``, and ``error`` and ``log`` when it failed.
     """
-    command = [sys.executable, "-m", "course_lib.instructor.cli", "autograde", assignment_id,
-               "--course-dir", str(api.coursedir.root), "--student", student_id, "--force"]
+    command = [
+        sys.executable,
+        "-m",
+        "course_lib.instructor.cli",
+        "autograde",
+        assignment_id,
+        "--course-dir",
+        str(api.coursedir.root),
+        "--student",
+        student_id,
+        "--force",
+    ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     log = (done.stdout + done.stderr).strip()
     if done.returncode == 0:
@@ -169,7 +193,8 @@ def manual_grades(gradebook_url: str, assignment: str) -> dict[str, dict[str, fl
                 for grade in notebook.grades:
                     if grade.manual_score is not None:
                         found.setdefault(submission.student.id, {})[grade.name] = float(
-                            grade.manual_score + (grade.extra_credit or 0.0))
+                            grade.manual_score + (grade.extra_credit or 0.0)
+                        )
     return found
 
 
@@ -193,4 +218,3 @@ def forget_manual_grades(gradebook_url: str, assignment: str, student: str) -> l
                     cleared.append(grade.name)
         gb.db.commit()
     return cleared
-

@@ -76,8 +76,9 @@ def review_flags(notebook: dict[str, Any]) -> list[str]:
             continue
         source = cell_source(cell)
         if "course_lib" in source:
-            flags.append(f"answer {meta['grade_id']!r} refers to course_lib, the course's "
-                         "reference library")
+            flags.append(
+                f"answer {meta['grade_id']!r} refers to course_lib, the course's reference library"
+            )
     return flags
 
 
@@ -86,9 +87,11 @@ class Grader:
 
     def __init__(self, course: Course, assignment: str, limits: Limits, lock: Any) -> None:
         self.course, self.assignment, self.limits, self.lock = course, assignment, limits, lock
-        self.released = {nb: json.loads(path.read_text())
-                         for nb in course.notebooks(assignment)
-                         if (path := course.root / "release" / assignment / f"{nb}.ipynb")}
+        self.released = {
+            nb: json.loads(path.read_text())
+            for nb in course.notebooks(assignment)
+            if (path := course.root / "release" / assignment / f"{nb}.ipynb")
+        }
         scratch = course.root / SCRATCH_DIR
         scratch.mkdir(parents=True, exist_ok=True)
         package = Path(scratch / f"package-{os.getpid()}")
@@ -121,25 +124,35 @@ class Grader:
             for attempt in (1, 2):
                 executions.clear()
                 try:
-                    failure = self._run_nbgrader(student, structures, executions,
-                                                 f"{self.secret}:{assignment}:{student}:{digest}",
-                                                 cleared)
+                    failure = self._run_nbgrader(
+                        student,
+                        structures,
+                        executions,
+                        f"{self.secret}:{assignment}:{student}:{digest}",
+                        cleared,
+                    )
                     if not failure:
                         self._forget_manual_grades_if_changed(student, digest)
                     break
                 except (ProtocolViolation, WorkerFailed) as exc:
                     self.worker.close()
-                    self.worker = SandboxWorker(self.worker.package_dir, self.limits,
-                                                scratch=course.root / SCRATCH_DIR)
-                    failure = ("graded twice, and twice the notebook broke the grading sandbox or "
-                               f"its protocol ({exc})" if attempt == 2 else "")
+                    self.worker = SandboxWorker(
+                        self.worker.package_dir, self.limits, scratch=course.root / SCRATCH_DIR
+                    )
+                    failure = (
+                        "graded twice, and twice the notebook broke the grading sandbox or "
+                        f"its protocol ({exc})"
+                        if attempt == 2
+                        else ""
+                    )
         shutil.rmtree(course.root / INPUT_DIR / student, ignore_errors=True)
         record = self._record(student, digest, structures, executions, failure, cleared)
         record.stages = self._stages(time.monotonic() - start, staging, executions)
         return record
 
-    def _stages(self, total: float, staging: float,
-                executions: dict[str, Execution]) -> dict[str, float]:  # fmt: skip
+    def _stages(
+        self, total: float, staging: float, executions: dict[str, Execution]
+    ) -> dict[str, float]:
         """Where one submission's grading time went (seconds; the stages add up to ``total``)."""
         stages = {"copy and check structure": staging}
         for run in executions.values():
@@ -163,8 +176,9 @@ class Grader:
         previous = load_record(self.course, self.assignment, student)
         if previous is None or previous.sha256 != digest:
             with self.lock:
-                forget_manual_grades(f"sqlite:///{self.course.gradebook_path}", self.assignment,
-                                     student)
+                forget_manual_grades(
+                    f"sqlite:///{self.course.gradebook_path}", self.assignment, student
+                )
 
     def run_solution(self) -> dict[str, Any]:
         """Run the instructor's own notebooks (``source/``: solutions and every test) as a
@@ -177,8 +191,11 @@ class Grader:
         self.worker.ensure_ready()
         source = self.course.root / "source" / self.assignment
         release = self.course.root / "release" / self.assignment
-        files = {p.relative_to(release).as_posix(): p for p in release.rglob("*")
-                 if p.is_file() and p.suffix != ".ipynb"}
+        files = {
+            p.relative_to(release).as_posix(): p
+            for p in release.rglob("*")
+            if p.is_file() and p.suffix != ".ipynb"
+        }
         earned = offered = seconds = 0.0
         status, reason = "ok", ""
         for notebook in self.released:
@@ -186,16 +203,27 @@ class Grader:
             shutil.rmtree(workdir, ignore_errors=True)
             workdir.mkdir(parents=True)
             nb = reads((source / f"{notebook}.ipynb").read_text(), as_version=4)
-            run = run_notebook(nb, self.roles[notebook], self.worker, files, limits=self.limits,
-                               seed_key=f"{self.secret}:{self.assignment}:solution",
-                               workdir=workdir)  # fmt: skip
+            run = run_notebook(
+                nb,
+                self.roles[notebook],
+                self.worker,
+                files,
+                limits=self.limits,
+                seed_key=f"{self.secret}:{self.assignment}:solution",
+                workdir=workdir,
+            )
             seconds += run.seconds
             earned += sum(e for e, _ in run.scores.values())
             offered += sum(m for _, m in run.scores.values())
             if run.status != "ok" and status == "ok":
                 status, reason = run.status, run.reason
-        return {"seconds": seconds, "score": earned, "max_score": offered, "status": status,
-                "reason": reason}
+        return {
+            "seconds": seconds,
+            "score": earned,
+            "max_score": offered,
+            "status": status,
+            "reason": reason,
+        }
 
     def _normalise(self, staged: Path, notes: list[str]) -> dict[str, Structure]:
         structures = {}
@@ -213,8 +241,14 @@ class Grader:
             structures[notebook] = structure
         return structures
 
-    def _run_nbgrader(self, student: str, structures: dict[str, Structure],
-                      executions: dict[str, Execution], seed_key: str, cleared: bool) -> str:
+    def _run_nbgrader(
+        self,
+        student: str,
+        structures: dict[str, Structure],
+        executions: dict[str, Execution],
+        seed_key: str,
+        cleared: bool,
+    ) -> str:
         """nbgrader's Autograde on the staged copy; '' on success, else what went wrong."""
         # Imported here, after the sandbox was launched: both load at once.
         from nbgrader.converters import Autograde
@@ -222,8 +256,9 @@ class Grader:
 
         from .execute import SandboxExecute, run_notebook
 
-        api = self.course.api(submitted_directory=INPUT_DIR, assignment_id=self.assignment,
-                              student_id=student)
+        api = self.course.api(
+            submitted_directory=INPUT_DIR, assignment_id=self.assignment, student_id=student
+        )
         buffer = io.StringIO()  # nbgrader's messages for this student, kept off the console
         log = logging.getLogger(f"course.autograde.{os.getpid()}")
         log.handlers = [logging.StreamHandler(buffer)]
@@ -232,27 +267,40 @@ class Grader:
         converter = Autograde(coursedir=api.coursedir, parent=api, log=log)
         converter.force = True
         converter.create_student = True
-        files_dir = Path(api.coursedir.format_path(api.coursedir.autograded_directory, student,
-                                                   self.assignment))
+        files_dir = Path(
+            api.coursedir.format_path(api.coursedir.autograded_directory, student, self.assignment)
+        )
 
         def run(nb: Any, name: str) -> None:
             structure = structures[name]
-            withhold = ("" if cleared or structure.status != "tampered"
-                        else "; ".join(structure.reasons))
-            files = {p.relative_to(files_dir).as_posix(): p for p in files_dir.rglob("*")
-                     if p.is_file() and p.suffix != ".ipynb" and p.name != "timestamp.txt"}
+            withhold = (
+                "" if cleared or structure.status != "tampered" else "; ".join(structure.reasons)
+            )
+            files = {
+                p.relative_to(files_dir).as_posix(): p
+                for p in files_dir.rglob("*")
+                if p.is_file() and p.suffix != ".ipynb" and p.name != "timestamp.txt"
+            }
             self.lock.release()  # the notebook's run is the slow part: free the gradebook
             try:
                 executions[name] = run_notebook(
-                    nb, self.roles[name], self.worker, files, limits=self.limits,
-                    seed_key=seed_key, workdir=files_dir, withhold=withhold)
+                    nb,
+                    self.roles[name],
+                    self.worker,
+                    files,
+                    limits=self.limits,
+                    seed_key=seed_key,
+                    workdir=files_dir,
+                    withhold=withhold,
+                )
             finally:
                 self._acquire()
 
         runner = SandboxExecute(parent=converter)
         runner.run = run
         converter.autograde_preprocessors = [
-            runner if p is Execute else p for p in converter.autograde_preprocessors]
+            runner if p is Execute else p for p in converter.autograde_preprocessors
+        ]
         self._acquire()
         try:
             converter.start()
@@ -263,8 +311,15 @@ class Grader:
             self.lock.release()
         return ""
 
-    def _record(self, student: str, digest: str, structures: dict[str, Structure],
-                executions: dict[str, Execution], failure: str, cleared: bool) -> Record:
+    def _record(
+        self,
+        student: str,
+        digest: str,
+        structures: dict[str, Structure],
+        executions: dict[str, Execution],
+        failure: str,
+        cleared: bool,
+    ) -> Record:
         parts: dict[str, list[float]] = {}
         part_status: dict[str, str] = {}
         statuses: dict[str, str] = {}
@@ -297,21 +352,33 @@ class Grader:
         worst = min(statuses.values(), key=STATUSES.index, default="missing")
         if worst == "tampered" and cleared:
             worst = "ok"
-        return Record(student, self.assignment, worst,
-                      score=sum(s for s, _ in parts.values()),
-                      max_score=sum(m for _, m in parts.values()), would_be=would_be,
-                      parts=parts, part_status=part_status, notebooks=statuses,
-                      reason="; ".join(reasons), review=review, cleared=cleared, sha256=digest,
-                      seconds=round(sum(r.seconds for r in executions.values()), 3),
-                      grader_failed=bool(failure))
+        return Record(
+            student,
+            self.assignment,
+            worst,
+            score=sum(s for s, _ in parts.values()),
+            max_score=sum(m for _, m in parts.values()),
+            would_be=would_be,
+            parts=parts,
+            part_status=part_status,
+            notebooks=statuses,
+            reason="; ".join(reasons),
+            review=review,
+            cleared=cleared,
+            sha256=digest,
+            seconds=round(sum(r.seconds for r in executions.values()), 3),
+            grader_failed=bool(failure),
+        )
 
     def _tests(self, notebook: str, run: Execution | None) -> dict[str, tuple[float, float]]:
         """Test grade id -> (earned, max): the grader's verdicts, or 0 where nothing ran."""
         if run is not None:
             return run.scores
-        return {nbgrader_meta(c)["grade_id"]: (0.0, float(nbgrader_meta(c).get("points", 0)))
-                for c in self.released[notebook]["cells"]
-                if self.roles[notebook].get(nbgrader_meta(c).get("grade_id")) == "test"}
+        return {
+            nbgrader_meta(c)["grade_id"]: (0.0, float(nbgrader_meta(c).get("points", 0)))
+            for c in self.released[notebook]["cells"]
+            if self.roles[notebook].get(nbgrader_meta(c).get("grade_id")) == "test"
+        }
 
     def grade_safely(self, student: str) -> Record:
         """:meth:`grade`, turning an unexpected failure into an ``error`` record.
@@ -325,10 +392,16 @@ class Grader:
             raise
         except Exception as exc:  # noqa: BLE001
             folder = self.course.root / "submitted" / student / self.assignment
-            return Record(student, self.assignment, "error", 0.0, 0.0,
-                          reason=f"the grader failed on this submission: {exc!r}",
-                          sha256=submission_hash(folder), grader_failed=True)
-
+            return Record(
+                student,
+                self.assignment,
+                "error",
+                0.0,
+                0.0,
+                reason=f"the grader failed on this submission: {exc!r}",
+                sha256=submission_hash(folder),
+                grader_failed=True,
+            )
 
 
 class GradebookLock:
@@ -352,7 +425,6 @@ class GradebookLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
-
 
 
 def share_one_gradebook_engine() -> None:
@@ -387,8 +459,11 @@ def _serve(argv: list[str]) -> None:
     job = json.loads(argv[0])
     out = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # anything else printed goes to the log, not into the records
-    course = Course(Path(job["root"]), solutions=Path(job["solutions"]),
-                    exchange=Path(job["exchange"]) if job["exchange"] else None)
+    course = Course(
+        Path(job["root"]),
+        solutions=Path(job["solutions"]),
+        exchange=Path(job["exchange"]) if job["exchange"] else None,
+    )
     lock = GradebookLock(course.root / "grading" / ".gradebook.lock")
     grader = Grader(course, job["assignment"], Limits(**job["limits"]), lock)
     try:
@@ -404,8 +479,7 @@ def _serve(argv: list[str]) -> None:
             record = grader.grade_safely(request)
             out.write(json.dumps({"t": "record", "record": asdict(record)}) + "\n")
     except BaseException as exc:  # noqa: BLE001 -- reported to the main process
-        out.write(json.dumps({"t": "failed", "kind": type(exc).__name__, "error": str(exc)})
-                  + "\n")
+        out.write(json.dumps({"t": "failed", "kind": type(exc).__name__, "error": str(exc)}) + "\n")
     finally:
         grader.close()
 

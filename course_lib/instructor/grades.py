@@ -51,8 +51,9 @@ def part_names(course: Course, assignment: str) -> list[str]:
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{course.gradebook_path}") as gb:
-        return [cell.name for nb in gb.find_assignment(assignment).notebooks
-                for cell in nb.grade_cells]
+        return [
+            cell.name for nb in gb.find_assignment(assignment).notebooks for cell in nb.grade_cells
+        ]
 
 
 def roster(course: Course) -> list[str]:
@@ -75,25 +76,49 @@ def grade_rows(course: Course, assignment: str) -> list[GradeRow]:
         record = load_record(course, assignment, student)
         if record is None:
             status = "ungraded" if student in submitted else "missing"
-            rows.append(GradeRow(student, status, None, None, None, graded=False,
-                                 reason="run `course autograde`" if status == "ungraded" else ""))
+            rows.append(
+                GradeRow(
+                    student,
+                    status,
+                    None,
+                    None,
+                    None,
+                    graded=False,
+                    reason="run `course autograde`" if status == "ungraded" else "",
+                )
+            )
             continue
-        scores = {p: (record.parts.get(p, [0.0])[0], record.part_status.get(p, record.status))
-                  for p in parts}
+        scores = {
+            p: (record.parts.get(p, [0.0])[0], record.part_status.get(p, record.status))
+            for p in parts
+        }
         # A grade entered in formgrader replaces the automatic one (withheld points stay so).
-        hand = {p: (value, "manual") for p, value in manual.get(student, {}).items()
-                if p in scores and scores[p][1] != "tampered"}
+        hand = {
+            p: (value, "manual")
+            for p, value in manual.get(student, {}).items()
+            if p in scores and scores[p][1] != "tampered"
+        }
         score = record.score + sum(v for v, _ in hand.values()) - sum(scores[p][0] for p in hand)
         scores.update(hand)
-        rows.append(GradeRow(
-            student, record.status, score, record.max_score, record.would_be,
-            graded=not record.grader_failed, parts=scores,
-            review=tuple(record.review), reason=record.reason))
+        rows.append(
+            GradeRow(
+                student,
+                record.status,
+                score,
+                record.max_score,
+                record.would_be,
+                graded=not record.grader_failed,
+                parts=scores,
+                review=tuple(record.review),
+                reason=record.reason,
+            )
+        )
     return rows
 
 
-def write_grades(course: Course, assignment: str, path: Path | None = None,
-                 rows: list[GradeRow] | None = None) -> Path:
+def write_grades(
+    course: Course, assignment: str, path: Path | None = None, rows: list[GradeRow] | None = None
+) -> Path:
     """Write the grades CSV (default ``<course>/grades/<assignment>.csv``) from ``rows`` (default
     :func:`grade_rows`); return its path."""
     course.require_assignment(assignment)
@@ -104,14 +129,35 @@ def write_grades(course: Course, assignment: str, path: Path | None = None,
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         part_columns = [c for p in parts for c in (p, f"{p} status")]
-        writer.writerow(["student_id", "status", "score", "max_score", "would_be_score",
-                         *part_columns, "review", "reason"])
+        writer.writerow(
+            [
+                "student_id",
+                "status",
+                "score",
+                "max_score",
+                "would_be_score",
+                *part_columns,
+                "review",
+                "reason",
+            ]
+        )
         for row in rows:
             if row.score is None:
-                writer.writerow([row.student, row.status, "", "", "", *[""] * len(part_columns),
-                                 "", row.reason])
+                writer.writerow(
+                    [row.student, row.status, "", "", "", *[""] * len(part_columns), "", row.reason]
+                )
                 continue
             cells = [c for p in parts for c in (f"{row.parts[p][0]:g}", row.parts[p][1])]
-            writer.writerow([row.student, row.status, f"{row.score:g}", f"{row.max_score:g}",
-                             f"{row.would_be:g}", *cells, "; ".join(row.review), row.reason])
+            writer.writerow(
+                [
+                    row.student,
+                    row.status,
+                    f"{row.score:g}",
+                    f"{row.max_score:g}",
+                    f"{row.would_be:g}",
+                    *cells,
+                    "; ".join(row.review),
+                    row.reason,
+                ]
+            )
     return path

@@ -44,8 +44,9 @@ from pathlib import Path, PurePosixPath
 
 from .course import CourseError
 
-_CANVAS = re.compile(r"^(?P<name>[^_]+?)(?:_late)?_(?P<id>\d+)_(?P<order>\d+)_(?P<file>.+)$",
-                     re.IGNORECASE)  # fmt: skip
+_CANVAS = re.compile(
+    r"^(?P<name>[^_]+?)(?:_late)?_(?P<id>\d+)_(?P<order>\d+)_(?P<file>.+)$", re.IGNORECASE
+)
 _MOODLE = re.compile(r"^(?P<name>.+?)_(?P<id>\d+)_assignsubmission_\w*$")
 _MOODLE_BLIND = re.compile(r"^(?P<name>Participant (?P<id>\d+))_assignsubmission_\w*$")
 _COPY = re.compile(r"(?:-\d+| ?\(\d+\))$")  # Canvas's resubmission -1, a download's " (1)"
@@ -103,9 +104,12 @@ def read_student_list(path: Path) -> dict[str, LmsStudent]:
     for row in rows:
         student = (row.get("student_id") or "").strip()
         if student:
-            students[student] = LmsStudent(student, row.get("name") or "",
-                                           (row.get("source") or "").strip(),
-                                           (row.get("lms_id") or "").strip())
+            students[student] = LmsStudent(
+                student,
+                row.get("name") or "",
+                (row.get("source") or "").strip(),
+                (row.get("lms_id") or "").strip(),
+            )
     return students
 
 
@@ -162,8 +166,9 @@ def identify(member: str, notebooks: list[str]) -> Found | None:
     canvas = _CANVAS.match(path.stem)
     if canvas:
         found = _notebook(canvas["file"], notebooks)
-        return found and Found(canvas["id"], canvas["name"], *found, float(canvas["order"]),
-                               "canvas")  # fmt: skip
+        return found and Found(
+            canvas["id"], canvas["name"], *found, float(canvas["order"]), "canvas"
+        )
     found = _notebook(path.stem, notebooks)
     if found is None:
         return None
@@ -189,8 +194,13 @@ def _members(source: Path) -> Iterator[tuple[str, float, bytes]]:
         raise CourseError(f"{source} is neither a folder nor a zip file")
 
 
-def import_submissions(source: Path, submitted: Path, assignment: str, notebooks: list[str],
-                       student_map: dict[str, str] | None = None) -> Imported:
+def import_submissions(
+    source: Path,
+    submitted: Path,
+    assignment: str,
+    notebooks: list[str],
+    student_map: dict[str, str] | None = None,
+) -> Imported:
     """Copy an LMS export into nbgrader's ``submitted/`` tree (see the module docstring)."""
     if not notebooks:
         raise CourseError(f"assignment {assignment!r} has no released notebooks")
@@ -204,18 +214,22 @@ def import_submissions(source: Path, submitted: Path, assignment: str, notebooks
         found = identify(name, notebooks)
         if found is None:
             result.unattributed += 1
-            result.skipped.append(f"{name}: no student or no notebook of {assignment} in its "
-                                  "name")
+            result.skipped.append(f"{name}: no student or no notebook of {assignment} in its name")
             continue
         base = PurePosixPath(name).name
-        student = next((student_map[k] for k in (base, found.student, found.name)
-                        if k in student_map), found.student)  # fmt: skip
+        student = next(
+            (student_map[k] for k in (base, found.student, found.name) if k in student_map),
+            found.student,
+        )
         rank = (found.exact, found.order, mtime)
         previous = chosen.get((student, found.notebook))
         if previous is not None:
             loser, winner = (name, previous[1]) if rank <= previous[0] else (previous[1], name)
-            why = ("a renamed file; the student also submitted one named for the notebook"
-                   if found.exact != previous[3].exact else "an earlier submission")
+            why = (
+                "a renamed file; the student also submitted one named for the notebook"
+                if found.exact != previous[3].exact
+                else "an earlier submission"
+            )
             result.skipped.append(f"{loser}: {why} ({winner} is used for {student})")
             if rank <= previous[0]:
                 continue

@@ -41,15 +41,24 @@ from .lms import LmsStudent, read_student_list
 LMS_NAMES = {"canvas": "Canvas", "moodle": "Moodle"}
 CANVAS_HEADER = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 CANVAS_POINTS = "    Points Possible"  # Canvas's own export writes it so; the import looks for it
-MOODLE_HEADER = ("Identifier", "Full name", "Status", "Grade", "Maximum Grade",
-                 "Last modified (grade)")  # fmt: skip
+MOODLE_HEADER = (
+    "Identifier",
+    "Full name",
+    "Status",
+    "Grade",
+    "Maximum Grade",
+    "Last modified (grade)",
+)
 MOODLE_PARTICIPANT = "Participant "  # Moodle's "hiddenuser" string, before the participant id
-WHERE = {"canvas": "in Canvas: Grades > Import",
-         "moodle": "in Moodle: the assignment > View all submissions > Grading action > Upload "
-                   "grading worksheet"}  # fmt: skip
-OUT_OF = {"canvas": "give the Canvas assignment as many points (a new one gets them)",
-          "moodle": "set the assignment's Maximum grade to as much (Moodle skips a grade above "
-                    "it)"}  # fmt: skip
+WHERE = {
+    "canvas": "in Canvas: Grades > Import",
+    "moodle": "in Moodle: the assignment > View all submissions > Grading action > Upload "
+    "grading worksheet",
+}
+OUT_OF = {
+    "canvas": "give the Canvas assignment as many points (a new one gets them)",
+    "moodle": "set the assignment's Maximum grade to as much (Moodle skips a grade above it)",
+}
 
 
 @dataclass
@@ -76,16 +85,19 @@ class Exports:
     def lines(self) -> list[str]:
         out = []
         for f in self.files:
-            out.append(f"{f.path}: {len(f.graded)} grade(s) for {LMS_NAMES[f.lms]} "
-                       f"({WHERE[f.lms]})")
+            out.append(
+                f"{f.path}: {len(f.graded)} grade(s) for {LMS_NAMES[f.lms]} ({WHERE[f.lms]})"
+            )
             if f.max_score is not None:
                 out.append(f"  grades are points out of {f.max_score:g}: {OUT_OF[f.lms]}")
             out += [f"  empty grade, which Moodle leaves as it is: {g}" for g in _grouped(f.empty)]
             out += [f"  left out: {g}" for g in _grouped(f.left_out)]
         if self.files:
             if self.tampered:
-                out.append(f"tampered, so their points count 0 until `course clear`: "
-                           f"{', '.join(self.tampered)}")
+                out.append(
+                    f"tampered, so their points count 0 until `course clear`: "
+                    f"{', '.join(self.tampered)}"
+                )
             out += [f"in no LMS file: {g}" for g in _grouped(self.elsewhere)]
         return out
 
@@ -115,8 +127,10 @@ def _why_elsewhere(ident: LmsStudent | None, assignment: str) -> str:
         return "not imported from a Canvas or Moodle export"
     if ident.source == "file name":
         return "imported from files named by student, which no LMS can match"
-    return (f"listed before `course collect` kept the LMS: run `course collect {assignment} "
-            "--from EXPORT` again")
+    return (
+        f"listed before `course collect` kept the LMS: run `course collect {assignment} "
+        "--from EXPORT` again"
+    )
 
 
 def _why_no_grade(row: GradeRow) -> str:
@@ -127,8 +141,9 @@ def _why_no_grade(row: GradeRow) -> str:
     return "the grader failed on it: run `course autograde` again"
 
 
-def _clashes(pairs: list[tuple[GradeRow, LmsStudent]],
-             lms: str) -> list[tuple[GradeRow, LmsStudent, str]]:
+def _clashes(
+    pairs: list[tuple[GradeRow, LmsStudent]], lms: str
+) -> list[tuple[GradeRow, LmsStudent, str]]:
     """Each pair with why it must be left out because another student has its LMS id, or "".
 
     Two students with a grade and one id are both left out (a ``--map`` mistake). A student
@@ -145,8 +160,10 @@ def _clashes(pairs: list[tuple[GradeRow, LmsStudent]],
         graded = sum(r.graded for r in rows)
         why = ""
         if graded > 1 and row.graded:
-            why = (f"{lms} id {ident.lms_id} is also {others}'s: fix the --map of `course "
-                   "collect`, then run this again")
+            why = (
+                f"{lms} id {ident.lms_id} is also {others}'s: fix the --map of `course "
+                "collect`, then run this again"
+            )
         elif len(rows) > 1 and not row.graded:
             why = f"{lms} id {ident.lms_id} is also {others}'s"
         out.append((row, ident, why))
@@ -162,8 +179,13 @@ def _number(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
 
 
-def write_lms_files(course: Course, assignment: str, rows: list[GradeRow], grades_csv: Path,
-                    now: dt.datetime | None = None) -> Exports:
+def write_lms_files(
+    course: Course,
+    assignment: str,
+    rows: list[GradeRow],
+    grades_csv: Path,
+    now: dt.datetime | None = None,
+) -> Exports:
     """Write ``<grades_csv stem>-canvas.csv`` and/or ``-moodle.csv`` beside ``grades_csv`` for
     the students of ``rows`` imported from Canvas or Moodle (see the module docstring)."""
     who = identities(course, assignment)
@@ -180,15 +202,21 @@ def write_lms_files(course: Course, assignment: str, rows: list[GradeRow], grade
         if not pairs:
             continue
         out = LmsFile(lms, grades_csv.with_name(f"{grades_csv.stem}-{lms}.csv"))
-        out.max_score = max((r.max_score for r, _ in pairs if r.max_score is not None),
-                            default=None)
+        out.max_score = max(
+            (r.max_score for r, _ in pairs if r.max_score is not None), default=None
+        )
         kept = []
         for row, ident, clash in _clashes(pairs, LMS_NAMES[lms]):
             if clash:
                 out.left_out.append((row.student, clash))
             elif not row.graded and lms == "canvas":
-                out.left_out.append((row.student, f"{_why_no_grade(row)}; an empty cell would "
-                                                  "remove a grade Canvas already has"))
+                out.left_out.append(
+                    (
+                        row.student,
+                        f"{_why_no_grade(row)}; an empty cell would "
+                        "remove a grade Canvas already has",
+                    )
+                )
             else:
                 kept.append((row, ident))
         if lms == "canvas":
@@ -208,8 +236,9 @@ def _write_canvas(out: LmsFile, assignment: str, pairs: list[tuple[GradeRow, Lms
         writer.writerow([*CANVAS_HEADER, assignment])
         writer.writerow([CANVAS_POINTS, "", "", "", "", _number(out.max_score)])
         for row, ident in pairs:
-            writer.writerow([_text(ident.name or row.student), ident.lms_id, "", "", "",
-                             _number(row.score)])
+            writer.writerow(
+                [_text(ident.name or row.student), ident.lms_id, "", "", "", _number(row.score)]
+            )
             out.graded.append(row.student)
 
 
@@ -220,8 +249,16 @@ def _write_moodle(out: LmsFile, pairs: list[tuple[GradeRow, LmsStudent]], stamp:
         writer.writerow(MOODLE_HEADER)
         for row, ident in pairs:
             grade = _number(row.score) if row.graded else ""
-            writer.writerow([MOODLE_PARTICIPANT + ident.lms_id, _text(ident.name), row.status,
-                             grade, _number(row.max_score or out.max_score), stamp])
+            writer.writerow(
+                [
+                    MOODLE_PARTICIPANT + ident.lms_id,
+                    _text(ident.name),
+                    row.status,
+                    grade,
+                    _number(row.max_score or out.max_score),
+                    stamp,
+                ]
+            )
             if grade:
                 out.graded.append(row.student)
             else:

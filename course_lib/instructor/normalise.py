@@ -85,8 +85,11 @@ def _claims_grading(meta: dict[str, Any]) -> bool:
 def _plain(cell: dict[str, Any]) -> dict[str, Any]:
     """The cell as the student wrote it, without grading metadata or outputs."""
     kind = cell.get("cell_type")
-    metadata = {k: v for k, v in (cell.get("metadata") or {}).items() if k != "nbgrader"} \
-        if isinstance(cell.get("metadata"), dict) else {}
+    metadata = (
+        {k: v for k, v in (cell.get("metadata") or {}).items() if k != "nbgrader"}
+        if isinstance(cell.get("metadata"), dict)
+        else {}
+    )
     plain: dict[str, Any] = {"cell_type": kind, "metadata": metadata, "source": cell_source(cell)}
     if kind == "code":
         plain.update(outputs=[], execution_count=None)
@@ -124,13 +127,18 @@ def normalise(raw: bytes, released: dict[str, Any], assignment: str) -> Structur
         return _invalid(f"not an nbformat 4 notebook (nbformat {nb.get('nbformat')!r})")
     release_cells = released["cells"]
     protected = {nbgrader_meta(c)["grade_id"]: c for c in release_cells if is_protected(c)}
-    answers = {nbgrader_meta(c)["grade_id"]: c for c in release_cells
-               if nbgrader_meta(c).get("solution") and not is_protected(c)}
+    answers = {
+        nbgrader_meta(c)["grade_id"]: c
+        for c in release_cells
+        if nbgrader_meta(c).get("solution") and not is_protected(c)
+    }
     cells = [c for c in nb["cells"] if isinstance(c, dict)]
     ids = {nbgrader_meta(c).get("grade_id") for c in cells}
     if not ids & (set(protected) | set(answers)):
-        return _invalid(f"none of its cells belong to {assignment}: is it another assignment's "
-                        "notebook, or one made from scratch?")
+        return _invalid(
+            f"none of its cells belong to {assignment}: is it another assignment's "
+            "notebook, or one made from scratch?"
+        )
     result = Structure("ok")
     tamper = result.reasons.append
     out: list[dict[str, Any]] = []
@@ -147,8 +155,10 @@ def normalise(raw: bytes, released: dict[str, Any], assignment: str) -> Structur
             if grade_id in placed:
                 tamper(f"cell {grade_id!r} duplicated")
                 continue
-            if cell.get("cell_type") != mine["cell_type"] or \
-                    cell_source(cell).rstrip() != cell_source(mine).rstrip():
+            if (
+                cell.get("cell_type") != mine["cell_type"]
+                or cell_source(cell).rstrip() != cell_source(mine).rstrip()
+            ):
                 tamper(f"cell {grade_id!r} edited")
             elif _flags(meta) != _flags(nbgrader_meta(mine)):
                 tamper(f"cell {grade_id!r}: its grading metadata was changed")
@@ -158,9 +168,13 @@ def normalise(raw: bytes, released: dict[str, Any], assignment: str) -> Structur
             if _flags(meta) != _flags(nbgrader_meta(answers[grade_id])):
                 tamper(f"answer cell {grade_id!r}: its grading metadata was changed")
             answer = _plain(cell)
-            answer.update(cell_type=answers[grade_id]["cell_type"],
-                          metadata={**answer["metadata"],
-                                    "nbgrader": copy.deepcopy(nbgrader_meta(answers[grade_id]))})
+            answer.update(
+                cell_type=answers[grade_id]["cell_type"],
+                metadata={
+                    **answer["metadata"],
+                    "nbgrader": copy.deepcopy(nbgrader_meta(answers[grade_id])),
+                },
+            )
             if answer["cell_type"] == "code":
                 answer.setdefault("outputs", [])
                 answer.setdefault("execution_count", None)
@@ -168,8 +182,9 @@ def normalise(raw: bytes, released: dict[str, Any], assignment: str) -> Structur
             out.append(answer)
         else:
             if grade_id in answers:
-                result.notes.append(f"answer cell {grade_id!r} appears more than once; every "
-                                    "copy ran, in order")
+                result.notes.append(
+                    f"answer cell {grade_id!r} appears more than once; every copy ran, in order"
+                )
             elif meta and _claims_grading(meta):
                 tamper(f"a cell {grade_id or '(no id)'!r} with grading metadata was added")
             out.append(_plain(cell))
@@ -177,19 +192,30 @@ def normalise(raw: bytes, released: dict[str, Any], assignment: str) -> Structur
         result.notes.append(f"{dropped} malformed cell(s) dropped")
     _restore_missing(release_cells, protected, placed, out, tamper)
     order = [grade_id for grade_id in protected if grade_id in placed]
-    found = sorted(order, key=lambda g: next(i for i, c in enumerate(out)
-                                             if nbgrader_meta(c).get("grade_id") == g))
+    found = sorted(
+        order,
+        key=lambda g: next(i for i, c in enumerate(out) if nbgrader_meta(c).get("grade_id") == g),
+    )
     if found != order:
         tamper("protected cells were moved out of their order")
     if result.reasons:
         result.status = "tampered"
-    result.notebook = {"cells": _with_unique_ids(out), "metadata": copy.deepcopy(released.get(
-        "metadata", {})), "nbformat": 4, "nbformat_minor": 5}
+    result.notebook = {
+        "cells": _with_unique_ids(out),
+        "metadata": copy.deepcopy(released.get("metadata", {})),
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     return result
 
 
-def _restore_missing(release_cells: list[dict[str, Any]], protected: dict[str, Any],
-                     placed: dict[str, int], out: list[dict[str, Any]], tamper: Any) -> None:
+def _restore_missing(
+    release_cells: list[dict[str, Any]],
+    protected: dict[str, Any],
+    placed: dict[str, int],
+    out: list[dict[str, Any]],
+    tamper: Any,
+) -> None:
     """Put each deleted protected cell back after the release cell that precedes it."""
     for position, cell in enumerate(release_cells):
         grade_id = nbgrader_meta(cell).get("grade_id")
@@ -212,8 +238,11 @@ def _with_unique_ids(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
     seen: set[str] = set()
     for cell in cells:
         cell_id = cell.get("id")
-        valid = isinstance(cell_id, str) and 0 < len(cell_id) <= 64 and all(
-            ch.isascii() and (ch.isalnum() or ch in "-_") for ch in cell_id)
+        valid = (
+            isinstance(cell_id, str)
+            and 0 < len(cell_id) <= 64
+            and all(ch.isascii() and (ch.isalnum() or ch in "-_") for ch in cell_id)
+        )
         if not valid or cell_id in seen:
             cell_id = uuid.uuid4().hex[:12]
         cell["id"] = cell_id

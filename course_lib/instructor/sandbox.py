@@ -58,14 +58,31 @@ SANDBOX_UID = SANDBOX_GID = 65534
 PRELOAD = ("numpy", "torch", "torch.nn.functional", "matplotlib.pyplot", "course_lib.models")
 # System directories a notebook may read (programs, libraries, fonts, time zones). /usr/local is
 # not among them: it is where machines keep their own tools.
-SYSTEM_DIRS = ("/usr/bin", "/usr/sbin", "/usr/lib", "/usr/lib32", "/usr/lib64", "/usr/libexec",
-               "/usr/share", "/bin", "/sbin", "/lib", "/lib32", "/lib64")
+SYSTEM_DIRS = (
+    "/usr/bin",
+    "/usr/sbin",
+    "/usr/lib",
+    "/usr/lib32",
+    "/usr/lib64",
+    "/usr/libexec",
+    "/usr/share",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+)
 SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/localtime")
 PACKAGE_ROOT = Path(course_lib.__file__).resolve().parent
 # Student-side modules every sandbox gets: the wire, the student process, the zygote and the
 # models that cross between grader and notebook.
-_ALWAYS = ("grading/frames.py", "grading/wire.py", "instructor/student.py", "instructor/zygote.py",
-           "models.py")
+_ALWAYS = (
+    "grading/frames.py",
+    "grading/wire.py",
+    "instructor/student.py",
+    "instructor/zygote.py",
+    "models.py",
+)
 
 
 class WorkerFailed(BaseException):
@@ -111,9 +128,12 @@ def checks_stand_in(module: Any) -> str:
     """Source of what stands for a checks module in the sandbox: ``check`` and ``grade`` do
     nothing (the grader runs the test cells), and the names the module gives students
     (``GIVEN``) are imported from where they live."""
-    lines = [f'"""Stands for {module.__name__} while a notebook is graded: the tests run in the '
-             'grader."""', "from course_lib.instructor.student import graded_elsewhere as check",
-             "from course_lib.instructor.student import graded_elsewhere as grade"]
+    lines = [
+        f'"""Stands for {module.__name__} while a notebook is graded: the tests run in the '
+        'grader."""',
+        "from course_lib.instructor.student import graded_elsewhere as check",
+        "from course_lib.instructor.student import graded_elsewhere as grade",
+    ]
     for name, value in getattr(module, "GIVEN", {}).items():
         lines.append(f"from {value.__module__} import {value.__name__} as {name}")
     return "\n".join(lines) + "\n"
@@ -121,8 +141,12 @@ def checks_stand_in(module: Any) -> str:
 
 def _setup_sources(releases: list[dict[str, Any]]) -> list[str]:
     """Sources of the cells that run in the student's process too: the locked, untested ones."""
-    return [cell_source(cell) for release in releases for cell in release["cells"]
-            if cell_roles(release).get(nbgrader_meta(cell).get("grade_id")) == "shared"]
+    return [
+        cell_source(cell)
+        for release in releases
+        for cell in release["cells"]
+        if cell_roles(release).get(nbgrader_meta(cell).get("grade_id")) == "shared"
+    ]
 
 
 def student_package(releases: list[dict[str, Any]], dest: Path) -> set[str]:
@@ -147,8 +171,11 @@ def student_package(releases: list[dict[str, Any]], dest: Path) -> set[str]:
         copies.add(name)
         package = name.rsplit(".", 1)[0]
         todo += _course_imports(_module_file(name).read_text(), package)  # type: ignore[union-attr]
-    private = sorted(m for m in copies - always
-                     if m.startswith(("course_lib.grading.", "course_lib.instructor.")))
+    private = sorted(
+        m
+        for m in copies - always
+        if m.startswith(("course_lib.grading.", "course_lib.instructor."))
+    )
     if private:
         raise CourseError(f"the notebook's locked cells would give students {', '.join(private)}")
     shutil.rmtree(dest, ignore_errors=True)
@@ -156,7 +183,8 @@ def student_package(releases: list[dict[str, Any]], dest: Path) -> set[str]:
         (dest / package).mkdir(parents=True)
         (dest / package / "__init__.py").write_text(
             '"""course_lib as a notebook sees it while it is graded: what its exercise gives '
-            'students, nothing that decides a grade."""\n')
+            'students, nothing that decides a grade."""\n'
+        )
     for name in copies:
         source = _module_file(name)
         assert source is not None
@@ -174,8 +202,9 @@ def student_package(releases: list[dict[str, Any]], dest: Path) -> set[str]:
 
 def _real_dirs(paths: list[str]) -> list[str]:
     """Existing directories, resolved, outermost first, without ones inside another."""
-    resolved = sorted({str(Path(p).resolve()) for p in paths if os.path.isdir(p)},
-                      key=lambda p: (p.count("/"), p))
+    resolved = sorted(
+        {str(Path(p).resolve()) for p in paths if os.path.isdir(p)}, key=lambda p: (p.count("/"), p)
+    )
     kept: list[str] = []
     for path in resolved:
         if not any(path == k or path.startswith(k + "/") for k in kept):
@@ -189,11 +218,22 @@ def bwrap_command(job_dir: Path, package_dir: Path, etc_dir: Path, argv: list[st
     if bwrap is None:
         raise SandboxUnavailable(
             "bubblewrap (bwrap) is not installed: run `make system-deps` or "
-            "`apt-get install bubblewrap`, then run the command again")
+            "`apt-get install bubblewrap`, then run the command again"
+        )
     root = os.getuid() == 0
-    cmd = [bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
-           "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--clearenv",
-           "--cap-drop", "ALL"]
+    cmd = [
+        bwrap,
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--die-with-parent",
+        "--new-session",
+        "--clearenv",
+        "--cap-drop",
+        "ALL",
+    ]
     # As root, no user namespace: the zygote drops to SANDBOX_UID itself (a namespace would map
     # the sandbox's users onto host root). Otherwise the instructor's user, in a user namespace.
     cmd += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"] if root else ["--unshare-user"]
@@ -228,17 +268,38 @@ def bwrap_command(job_dir: Path, package_dir: Path, etc_dir: Path, argv: list[st
     for installed in _installed_copies(python_dirs):
         cmd += ["--tmpfs", installed, "--remount-ro", installed]
     mount("--ro-bind", str(package_dir), PACKAGE_MOUNT)
-    cmd += ["--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp",
-            "--perms", "1777", "--tmpfs", "/dev/shm"]
+    cmd += [
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--perms",
+        "1777",
+        "--tmpfs",
+        "/tmp",
+        "--perms",
+        "1777",
+        "--tmpfs",
+        "/dev/shm",
+    ]
     for device in sorted(glob.glob("/dev/nvidia*")):  # GPUs, for torch.cuda inside
         cmd += ["--dev-bind", device, device]
     mount("--bind", str(job_dir), SANDBOX_HOME)
     cmd += ["--chdir", SANDBOX_HOME]
-    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": SANDBOX_HOME,
-           "PYTHONPATH": PACKAGE_MOUNT, "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
-           "MPLCONFIGDIR": "/tmp", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1",
-           # One thread per notebook: the workers already use every core between them.
-           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NBGRADER_EXECUTION": "autograde"}
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "HOME": SANDBOX_HOME,
+        "PYTHONPATH": PACKAGE_MOUNT,
+        "LANG": "C.UTF-8",
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": "/tmp",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONNOUSERSITE": "1",
+        # One thread per notebook: the workers already use every core between them.
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "NBGRADER_EXECUTION": "autograde",
+    }
     if library_path:
         env["LD_LIBRARY_PATH"] = ":".join(library_path)
     for key, value in env.items():
@@ -247,8 +308,13 @@ def bwrap_command(job_dir: Path, package_dir: Path, etc_dir: Path, argv: list[st
 
 
 def _installed_copies(dirs: list[str]) -> list[str]:
-    return sorted({str(Path(p).resolve()) for d in dirs
-                   for p in glob.glob(f"{d}/lib/python*/site-packages/course_lib")})
+    return sorted(
+        {
+            str(Path(p).resolve())
+            for d in dirs
+            for p in glob.glob(f"{d}/lib/python*/site-packages/course_lib")
+        }
+    )
 
 
 class _PidsCgroup:
@@ -321,8 +387,10 @@ def copy_without_links(source: Path, target: Path) -> list[str]:
     for entry in sorted(os.scandir(source), key=lambda e: e.name):
         mode = entry.stat(follow_symlinks=False).st_mode
         if stat.S_ISLNK(mode):
-            skipped.append(f"{entry.name} is a symbolic link to {os.readlink(entry.path)!r}: "
-                           "not followed, not graded")
+            skipped.append(
+                f"{entry.name} is a symbolic link to {os.readlink(entry.path)!r}: "
+                "not followed, not graded"
+            )
         elif stat.S_ISDIR(mode):
             skipped += copy_without_links(Path(entry.path), target / entry.name)
         elif stat.S_ISREG(mode):
@@ -343,8 +411,15 @@ class SandboxWorker:
     if a notebook broke it.
     """
 
-    def __init__(self, package_dir: Path, limits: Limits, *, scratch: Path | None = None,
-                 preload: tuple[str, ...] = PRELOAD, start_timeout_s: float = 120.0) -> None:
+    def __init__(
+        self,
+        package_dir: Path,
+        limits: Limits,
+        *,
+        scratch: Path | None = None,
+        preload: tuple[str, ...] = PRELOAD,
+        start_timeout_s: float = 120.0,
+    ) -> None:
         self.package_dir, self.limits, self.preload = package_dir, limits, preload
         self.start_timeout_s = start_timeout_s
         if scratch is not None:
@@ -378,19 +453,36 @@ class SandboxWorker:
         os.chown(self.job_dir, self.uid, self.gid)
         etc = self.root / "etc"
         etc.mkdir(exist_ok=True)
-        (etc / "passwd").write_text(f"root:x:0:0::/:/usr/sbin/nologin\n"
-                                    f"student:x:{self.uid}:{self.gid}::{SANDBOX_HOME}:/bin/sh\n")
+        (etc / "passwd").write_text(
+            f"root:x:0:0::/:/usr/sbin/nologin\n"
+            f"student:x:{self.uid}:{self.gid}::{SANDBOX_HOME}:/bin/sh\n"
+        )
         (etc / "group").write_text(f"root:x:0:\nstudent:x:{self.gid}:\n")
         host, inside = socket.socketpair()
-        argv = [sys.executable, "-m", "course_lib.instructor.zygote",
-                "--control-fd", str(inside.fileno()), "--uid", str(self.uid),
-                "--gid", str(self.gid), "--preload", *self.preload]
+        argv = [
+            sys.executable,
+            "-m",
+            "course_lib.instructor.zygote",
+            "--control-fd",
+            str(inside.fileno()),
+            "--uid",
+            str(self.uid),
+            "--gid",
+            str(self.gid),
+            "--preload",
+            *self.preload,
+        ]
         cmd = bwrap_command(self.job_dir, self.package_dir, etc, argv)
         self.cgroup = _PidsCgroup(self.limits.max_pids)
         with open(self.root / "sandbox.log", "ab") as log:
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                         pass_fds=(inside.fileno(),),
-                                         preexec_fn=self.cgroup.enter)
+            self.proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                pass_fds=(inside.fileno(),),
+                preexec_fn=self.cgroup.enter,
+            )
         inside.close()
         self.control = Channel(host)
         self.ready = False
@@ -430,20 +522,31 @@ class SandboxWorker:
             os.chown(path, self.uid, self.gid, follow_symlinks=False)
         self.job = secrets.token_hex(8)
         ours, theirs = socket.socketpair()
-        message = {"t": "job", "job": self.job, "mem_bytes": self.limits.mem_bytes,
-                   "output_bytes": self.limits.output_bytes, "max_pids": self.limits.max_pids,
-                   "file_bytes": self.limits.file_bytes, "backstop_s": self.limits.wall_s + 60}
+        message = {
+            "t": "job",
+            "job": self.job,
+            "mem_bytes": self.limits.mem_bytes,
+            "output_bytes": self.limits.output_bytes,
+            "max_pids": self.limits.max_pids,
+            "file_bytes": self.limits.file_bytes,
+            "backstop_s": self.limits.wall_s + 60,
+        }
         data = json.dumps(message).encode()
         assert self.control is not None
         try:
-            socket.send_fds(self.control.sock, [len(data).to_bytes(4, "big") + data],
-                            [theirs.fileno()])
+            socket.send_fds(
+                self.control.sock, [len(data).to_bytes(4, "big") + data], [theirs.fileno()]
+            )
         except OSError as exc:
             raise WorkerFailed(f"the grading sandbox stopped: {exc}") from None
         finally:
             theirs.close()
-        return Session(Channel(ours), self.job, deadline=time.monotonic() + self.limits.wall_s,
-                       interrupt=self._interrupt)
+        return Session(
+            Channel(ours),
+            self.job,
+            deadline=time.monotonic() + self.limits.wall_s,
+            interrupt=self._interrupt,
+        )
 
     def _interrupt(self) -> None:
         with contextlib.suppress(OSError):

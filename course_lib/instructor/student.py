@@ -57,8 +57,11 @@ class _Process:
                 return
             self.spent += len(json.dumps(output))
             if self.spent > self.output_bytes:
-                output = {"output_type": "stream", "name": "stdout",
-                          "text": f"\n[output truncated: more than {self.output_bytes} bytes]\n"}
+                output = {
+                    "output_type": "stream",
+                    "name": "stdout",
+                    "text": f"\n[output truncated: more than {self.output_bytes} bytes]\n",
+                }
         self.send({"t": "out", "output": output})
 
     def serve(self) -> None:
@@ -73,8 +76,7 @@ class _Process:
             ok = bool(self.shell.run_cell(request["source"], store_history=True).success)
         except KeyboardInterrupt:
             pass
-        self.send({"t": "done", "seq": self.seq, "ok": ok,
-                   "count": self.shell.execution_count - 1})
+        self.send({"t": "done", "seq": self.seq, "ok": ok, "count": self.shell.execution_count - 1})
 
     def lookup(self, request: dict[str, Any]) -> None:
         value = self.shell.user_ns.get(request["name"], _MISSING)
@@ -98,8 +100,10 @@ class _Process:
     def call(self, request: dict[str, Any]) -> None:
         try:
             fn = self._function(request["name"])
-            options = {"resolve_function": self._function,
-                       "resolve_callback": lambda number: _Callback(self, number)}
+            options = {
+                "resolve_function": self._function,
+                "resolve_callback": lambda number: _Callback(self, number),
+            }
             args = decode(request["args"], **options)
             kwargs = decode(request["kwargs"], **options)
             namespace = getattr(fn, "__globals__", self.shell.user_ns)
@@ -117,15 +121,25 @@ class _Process:
             try:
                 value = encode(result)
             except WireError as exc:
-                raise TypeError("the grader cannot receive what your function returned: "
-                                f"{exc}") from None
+                raise TypeError(
+                    f"the grader cannot receive what your function returned: {exc}"
+                ) from None
         except BaseException as exc:  # noqa: BLE001 -- every failure is the student's answer
-            self.send({"t": "raised", "seq": self.seq, "type": type(exc).__name__,
-                       "message": str(exc)[:5000], "line": _notebook_line(exc)})
+            self.send(
+                {
+                    "t": "raised",
+                    "seq": self.seq,
+                    "type": type(exc).__name__,
+                    "message": str(exc)[:5000],
+                    "line": _notebook_line(exc),
+                }
+            )
             return
         try:
-            after = {"args": encode(args, callback=_offered), "kwargs": encode(kwargs,
-                                                                                 callback=_offered)}
+            after = {
+                "args": encode(args, callback=_offered),
+                "kwargs": encode(kwargs, callback=_offered),
+            }
         except WireError:  # an argument now holds something that cannot cross: not copied back
             after = {"args": None, "kwargs": None}
         self.send({"t": "result", "seq": self.seq, "value": value, **after})
@@ -166,8 +180,11 @@ def _offered(fn: Any) -> int:
 
 def _notebook_line(error: BaseException) -> str:
     """`` (line N: source)`` of the deepest frame in the notebook's own cells, if any."""
-    frames = [f for f in traceback.extract_tb(error.__traceback__)
-              if f.filename.startswith("<ipython-input")]  # fmt: skip
+    frames = [
+        f
+        for f in traceback.extract_tb(error.__traceback__)
+        if f.filename.startswith("<ipython-input")
+    ]
     if not frames:
         return ""
     frame = frames[-1]
@@ -197,8 +214,9 @@ def _make_shell(emit: Any) -> Any:
             return False
 
     class Publisher(DisplayPublisher):
-        def publish(self, data, metadata=None, source=None, *, transient=None, update=False,
-                    **kwargs) -> None:
+        def publish(
+            self, data, metadata=None, source=None, *, transient=None, update=False, **kwargs
+        ) -> None:
             emit({"output_type": "display_data", "data": data, "metadata": metadata or {}})
 
     class Hook(DisplayHook):
@@ -206,17 +224,28 @@ def _make_shell(emit: Any) -> Any:
             pass
 
         def write_format_data(self, format_dict, md_dict=None) -> None:
-            emit({"output_type": "execute_result", "data": format_dict,
-                  "metadata": md_dict or {}, "execution_count": self.prompt_count})
+            emit(
+                {
+                    "output_type": "execute_result",
+                    "data": format_dict,
+                    "metadata": md_dict or {},
+                    "execution_count": self.prompt_count,
+                }
+            )
 
         def finish_displayhook(self) -> None:
             pass
 
     class Shell(InteractiveShell):
         def _showtraceback(self, etype, evalue, stb) -> None:
-            emit({"output_type": "error", "ename": getattr(etype, "__name__", str(etype)),
-                  "evalue": str(evalue)[:10_000],
-                  "traceback": [line[:10_000] for line in list(stb)[-100:]]})
+            emit(
+                {
+                    "output_type": "error",
+                    "ename": getattr(etype, "__name__", str(etype)),
+                    "evalue": str(evalue)[:10_000],
+                    "traceback": [line[:10_000] for line in list(stb)[-100:]],
+                }
+            )
 
     config = Config()
     config.HistoryManager.hist_file = ":memory:"
@@ -229,11 +258,12 @@ def _make_shell(emit: Any) -> Any:
 
 def graded_elsewhere(*args: Any, **kwargs: Any) -> None:
     """``tests.check`` / ``tests.grade`` while a notebook is graded: the grader runs the tests."""
-    print("(while your notebook is graded, the course's tests run in the grader's own test "
-          "cells; this call does nothing)")
+    print(
+        "(while your notebook is graded, the course's tests run in the grader's own test "
+        "cells; this call does nothing)"
+    )
 
 
 def serve(fd: int, job: str, output_bytes: int) -> None:
     """Answer the grader on the socket ``fd`` until it closes it."""
     _Process(Channel(socket.socket(fileno=fd)), job, output_bytes).serve()
-

@@ -83,9 +83,12 @@ def _run_child(job: dict[str, Any], channel: int, control: socket.socket) -> Non
         os.dup2(null, fd)
     # Hard limits a child cannot raise again; memory counts on top of what the preloads use.
     memory = _data_vm_bytes() + int(job["mem_bytes"])
-    for limit, value in ((resource.RLIMIT_DATA, memory), (resource.RLIMIT_CORE, 0),
-                         (resource.RLIMIT_FSIZE, int(job["file_bytes"])),
-                         (resource.RLIMIT_NPROC, int(job["max_pids"]))):
+    for limit, value in (
+        (resource.RLIMIT_DATA, memory),
+        (resource.RLIMIT_CORE, 0),
+        (resource.RLIMIT_FSIZE, int(job["file_bytes"])),
+        (resource.RLIMIT_NPROC, int(job["max_pids"])),
+    ):
         resource.setrlimit(limit, (value, value))
     home = os.environ["HOME"]
     os.chdir(home)
