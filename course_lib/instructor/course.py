@@ -136,10 +136,14 @@ class Course:
     @property
     def exchange_root(self) -> Path:
         """Where releases, submissions and feedback meet the students (see the module)."""
+        return self._exchange_root(self.class_config())
+
+    def _exchange_root(self, own: Config) -> Path:
+        """:attr:`exchange_root`, given the class config ``own`` already read."""
         if self.exchange is not None:
             return Path(self.exchange).resolve()
-        own = self.class_config().Exchange.get("root")
-        return Path(own) if own else system_exchange()
+        root = own.Exchange.get("root")
+        return Path(root) if root else system_exchange()
 
     def class_config(self) -> Config:
         """The class directory's own ``nbgrader_config.py`` (written by ``course setup``)."""
@@ -169,7 +173,7 @@ class Course:
             cd.course_id = "course"
         # Restore test cells a student deleted (nbgrader re-inserts them from the gradebook).
         config.OverwriteCells.add_missing_cells = True
-        config.Exchange.root = str(self.exchange_root)
+        config.Exchange.root = str(self._exchange_root(own))
         return config
 
     def api(self, **overrides: object):  # -> nbgrader.apps.api.NbGraderAPI
