@@ -150,7 +150,7 @@ def pad_sequences(
             last steps (``"post"``).
         value: the padding value.
         dtype: dtype of the result (torch or numpy dtype, or a name). ``None`` keeps the
-            sequences' common dtype (Keras instead defaults to ``"int32"``).
+            common dtype of the non-empty sequences (Keras instead defaults to ``"int32"``).
 
     Returns:
         ``(B, T, D...)``: a tensor (on the first sequence's device) if every sequence is a
@@ -196,8 +196,9 @@ def _pad(
     if maxlen is None:
         maxlen = max(s.shape[0] for s in seqs)
     if dtype is None:
-        dtype = seqs[0].dtype
-        for s in seqs[1:]:
+        # Only sequences with values decide it: np.asarray([]) is float64 though it holds none.
+        dtype = nonempty[0].dtype
+        for s in nonempty[1:]:
             dtype = torch.promote_types(dtype, s.dtype)
     out = torch.full(
         (len(seqs), maxlen, *step_shape), value, dtype=_torch_dtype(dtype), device=seqs[0].device

@@ -245,6 +245,13 @@ def test_pad_sequences_returns_a_tensor_only_if_every_sequence_is_one() -> None:
     np.testing.assert_array_equal(pad_sequences([tensors[0], [3.0]]), [[1.0, 2.0], [0.0, 3.0]])
 
 
+def test_pad_sequences_dtype_comes_from_the_sequences_with_values() -> None:
+    assert pad_sequences([[1, 2], []]).dtype == np.int64  # [] alone would say float64
+    assert pad_sequences([torch.tensor([1, 2]), torch.tensor([])]).dtype == torch.int64
+    assert pad_sequences([[1, 2], [3.5]]).dtype == np.float64  # mixed values still promote
+    assert pad_sequences([[], []]).shape == (2, 0)
+
+
 # ------------------------------------------------------------------------- rows of length 0
 
 
