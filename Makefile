@@ -12,7 +12,7 @@ SYSTEM_STAMP := $(VENV)/.system-deps
 export PATH := $(abspath $(BIN)):$(PATH)
 
 
-.PHONY: venv plays system-deps mathjax book test lint exercises lab serve bench mutants demo-class clean
+.PHONY: venv plays system-deps mathjax hub-deps hub book test lint exercises lab serve bench mutants demo-class clean
 
 venv: $(STAMP)
 
@@ -66,6 +66,32 @@ $(MATHJAX_NPM):
 # `course feedback` and formgrader's pages inline MathJax from here (build/npm).
 mathjax: $(MATHJAX_NPM)
 
+# axe-core, the accessibility checker the browser test runs in every page (from npm, offline).
+AXE_VERSION := 4.14.1
+AXE := $(NPM_PREFIX)/node_modules/axe-core/axe.min.js
+
+$(AXE):
+	@$(call ensure_commands,npm:npm)
+	npm install --silent --no-audit --no-fund --prefix $(NPM_PREFIX) axe-core@$(AXE_VERSION)
+	test -f $@
+
+# The course hub's proxy, JupyterHub's Node.js configurable-http-proxy, from npm (build/npm).
+CHP_VERSION := 5.3.0
+CHP := $(NPM_PREFIX)/node_modules/.bin/configurable-http-proxy
+
+$(CHP):
+	@$(call ensure_commands,npm:npm)
+	npm install --silent --no-audit --no-fund --prefix $(NPM_PREFIX) configurable-http-proxy@$(CHP_VERSION)
+	test -x $@
+
+hub-deps: $(CHP)
+
+# JupyterHub on 127.0.0.1:$(HUB_PORT) for a demo class (as root: PAM logins, Linux accounts);
+# Ctrl-C stops it and removes the demo accounts. See deploy/jupyterhub/ and the instructor guide.
+HUB_PORT ?= 8000
+hub: venv system-deps mathjax $(CHP)
+	$(PY) deploy/jupyterhub/demo_hub.py --port $(HUB_PORT)
+
 $(MATHJAX): $(MATHJAX_NPM)
 	rm -rf $(dir $@)
 	mkdir -p $(dir $(@D))
@@ -95,8 +121,9 @@ serve: book
 	@echo "serving the course on http://127.0.0.1:$(SERVE_PORT)/ (Ctrl-C stops)"
 	$(PY) -m http.server --bind 127.0.0.1 --directory book/_build/html $(SERVE_PORT)
 
-# The browser test loads the built site, so the suite builds the book first.
-test: venv system-deps book
+# The browser test loads the built site, so the suite builds the book first; the hub test
+# needs the proxy.
+test: venv system-deps book $(CHP) $(AXE)
 	$(PY) -m pytest -n 2 --timeout=1800
 
 # One linter and one formatter: `ruff format .` fixes what the second line reports.

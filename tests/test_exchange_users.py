@@ -8,7 +8,6 @@ their own feedback and finds the score they earned, and cannot read the other's 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import pwd
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from course_lib.instructor import cli, demo
+from course_lib.instructor import accounts, cli, demo
 from course_lib.instructor.course import Course
 from course_lib.instructor.feedback import local_mathjax
 
@@ -56,43 +55,17 @@ def place() -> Iterator[Path]:
 
 @pytest.fixture
 def reachable_python() -> Iterator[None]:
-    """Let other accounts reach this Python. On a course server it is a system one; here it may
-    live under /root (pyenv), which others cannot enter: for the test's duration, folders above
-    it get the right to pass through (o+x, not to list), then their modes are put back."""
-    changed: dict[Path, int] = {}
-    try:
-        for start in {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve()}:
-            for folder in [start, *start.parents]:
-                mode = folder.stat().st_mode
-                if not mode & 0o001 and folder not in changed:
-                    changed[folder] = mode & 0o7777
-                    folder.chmod(mode & 0o7777 | 0o001)
+    """Other accounts may reach this Python (see :func:`accounts.reachable_python`)."""
+    with accounts.reachable_python():
         yield
-    finally:
-        for folder, mode in changed.items():
-            folder.chmod(mode)
 
 
 @pytest.fixture
-def accounts(place: Path, reachable_python: None) -> Iterator[dict[str, Path]]:
+def homes(place: Path, reachable_python: None) -> Iterator[dict[str, Path]]:
     """The student accounts, each with a home under ``place``; removed afterwards."""
-    homes = {}
-    try:
-        for name in STUDENTS:
-            home = place / "home" / name
-            with contextlib.suppress(KeyError):
-                pwd.getpwnam(name)
-                subprocess.run(["userdel", name], check=False)  # left by a killed run
-            subprocess.run(
-                ["useradd", "--home-dir", str(home), "--create-home", "--shell", "/bin/sh", name],
-                check=True,
-                capture_output=True,
-            )
-            homes[name] = home
-        yield homes
-    finally:
-        for name in homes:
-            subprocess.run(["userdel", name], check=False, capture_output=True)
+    wanted = {name: place / "home" / name for name in STUDENTS}
+    with accounts.linux_accounts(wanted):
+        yield wanted
 
 
 def as_student(name: str, home: Path, *args: str) -> subprocess.CompletedProcess:
@@ -118,7 +91,7 @@ def _source(course: Course) -> dict:
     return json.loads((course.root / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text())
 
 
-def test_two_students_through_the_exchange(place: Path, accounts: dict[str, Path]) -> None:
+def test_two_students_through_the_exchange(place: Path, homes: dict[str, Path]) -> None:
     exchange = place / "exchange"
     course = Course(place / "instructor" / "course", solutions=FIXTURES)
     (place / "instructor").mkdir(mode=0o700)
@@ -127,7 +100,7 @@ def test_two_students_through_the_exchange(place: Path, accounts: dict[str, Path
     assert cli.main([*root, "release", ASSIGNMENT]) == 0  # the exchange from the class config
     # what each student's nbgrader is told (on a hub: /etc/jupyter/nbgrader_config.py)
     student_options = [f"--course={course.course_id}", f"--Exchange.root={exchange}"]
-    for name, home in accounts.items():
+    for name, home in homes.items():
         fetched = as_student(name, home, "fetch_assignment", ASSIGNMENT, *student_options)
         assert fetched.returncode == 0, fetched.stderr
         notebook = home / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
@@ -137,9 +110,7 @@ def test_two_students_through_the_exchange(place: Path, accounts: dict[str, Path
         shutil.chown(notebook, name)
         submitted = as_student(name, home, "submit", ASSIGNMENT, *student_options)
         assert submitted.returncode == 0, submitted.stderr
-    other = as_student(
-        "unrolled-ben", accounts["unrolled-ben"], "list", "--inbound", *student_options
-    )
+    other = as_student("unrolled-ben", homes["unrolled-ben"], "list", "--inbound", *student_options)
     assert "unrolled-ana" not in other.stdout  # a student cannot list others' submissions
     inbound = exchange / course.course_id / "inbound"
     assert oct(inbound.stat().st_mode & 0o777) == oct(0o733)
@@ -154,7 +125,7 @@ def test_two_students_through_the_exchange(place: Path, accounts: dict[str, Path
     points = demo.points(
         json.loads((course.root / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text())
     )
-    for name, home in accounts.items():
+    for name, home in homes.items():
         got = as_student(name, home, "fetch_feedback", ASSIGNMENT, *student_options)
         assert got.returncode == 0, got.stderr
         pages = list((home / ASSIGNMENT / "feedback").glob(f"*/{ASSIGNMENT}.html"))
