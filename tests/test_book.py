@@ -209,3 +209,118 @@ def test_the_site_root_has_a_favicon() -> None:
 
     with Image.open(SITE / "favicon.ico") as icon:
         assert icon.format == "ICO" and icon.size[0] >= 16
+
+
+# ---- reading: nothing hidden, figures at full size, accessible, in light and in dark -------------
+
+AXE = ROOT / "build" / "npm" / "node_modules" / "axe-core" / "axe.min.js"
+COLUMN_CHECK = """(selectors) => {
+    // Everything the text relies on (outputs, display maths, tables, code) must fit its column.
+    const column = document.querySelector("main article") || document.querySelector("main");
+    const limit = column.getBoundingClientRect().right + 1;
+    const found = [];
+    for (const el of column.querySelectorAll(selectors)) {
+        if (el.closest("mjx-assistive-mml")) continue;
+        const box = el.getBoundingClientRect();
+        if (box.width === 0) continue;
+        const hidden = el.scrollWidth > el.clientWidth + 1 || box.right > limit;
+        if (hidden) found.push(`${el.tagName.toLowerCase()} (${Math.max(el.scrollWidth,
+            box.width)} px in a ${Math.round(column.clientWidth)} px column): `
+            + (el.textContent || "").trim().replace(/\\s+/g, " ").slice(0, 60));
+    }
+    return found;
+}"""
+PHONE_CHECK = """() => {
+    // On a phone the page itself never scrolls sideways; a wide block scrolls in its own box,
+    // with a visible cue (a shadow at the hidden edge, drawn as a background image).
+    const found = [];
+    const page = document.documentElement;
+    if (page.scrollWidth > window.innerWidth + 1)
+        found.push(`the page scrolls sideways (${page.scrollWidth} px in ${window.innerWidth})`);
+    const boxes = "pre, mjx-container[display='true'], .pst-scrollable-table-container, div.math";
+    for (const el of document.querySelectorAll("main " + boxes)) {
+        if (el.clientWidth === 0 || el.scrollWidth <= el.clientWidth + 1) continue;
+        const style = getComputedStyle(el);
+        if (!["auto", "scroll"].includes(style.overflowX))
+            found.push(`${el.tagName.toLowerCase()} overflows without scrolling`);
+        else if (style.backgroundImage === "none")
+            found.push(`${el.tagName.toLowerCase()} scrolls without a visible cue: `
+                + el.textContent.trim().slice(0, 50));
+    }
+    return found;
+}"""
+FIGURE_CHECK = """() => {
+    // Figures are drawn for the column: numbered caption, alt text in words, not shrunk.
+    const found = [];
+    for (const img of document.querySelectorAll("main article img")) {
+        const name = img.getAttribute("src").split("/").pop();
+        const alt = (img.getAttribute("alt") || "").trim();
+        if (alt.length < 25 || /\\.(png|svg|jpe?g)$/i.test(alt))
+            found.push(`${name}: alt text "${alt.slice(0, 40)}" does not describe it`);
+        const figure = img.closest("figure");
+        const caption = figure && figure.querySelector("figcaption .caption-number");
+        if (!caption) found.push(`${name}: no numbered caption`);
+        const room = img.parentElement.getBoundingClientRect().width;
+        const wanted = Math.min(img.naturalWidth, room);
+        if (img.getBoundingClientRect().width < 0.97 * wanted)
+            found.push(`${name}: shown at ${Math.round(img.getBoundingClientRect().width)} px,`
+                + ` drawn for ${img.naturalWidth}`);
+        if (img.naturalWidth > 700)
+            found.push(`${name}: drawn ${img.naturalWidth} px wide, wider than the column`);
+    }
+    return found;
+}"""
+AXE_RUN = """async () => {
+    const result = await axe.run(document, {resultTypes: ["violations"]});
+    return result.violations
+        .filter(v => v.impact === "serious" || v.impact === "critical")
+        .map(v => `${v.id} (${v.impact}) on ${v.nodes.length} element(s), e.g. `
+            + v.nodes[0].target.join(" ") + ": " + v.nodes[0].failureSummary
+                .replace(/\\s+/g, " ").slice(0, 160));
+}"""
+# What must fit the column at 1280 px: outputs the text relies on, display maths, tables.
+FITS_AT_1280 = ".cell_output pre, mjx-container[display='true'], table"
+
+
+def _typeset(tab: Page) -> None:
+    if tab.locator(".math").count():
+        tab.wait_for_function("() => window.MathJax?.startup?.promise !== undefined")
+        tab.evaluate("() => MathJax.startup.promise.then(() => true)")
+
+
+def _axe(tab: Page) -> list[str]:
+    tab.add_script_tag(path=str(AXE))
+    return tab.evaluate(AXE_RUN)
+
+
+@pytest.mark.parametrize("page", PAGES or ["<site not built>"])
+def test_page_reads_well(page: str, site_url: str, browser: BrowserContext) -> None:
+    """At 1280 px nothing the text relies on scrolls and figures are shown at the size they
+    were drawn; at 390 px the page does not scroll sideways; axe-core finds no serious or
+    critical violation, in the light theme or the dark one."""
+    _skip_unless_built()
+    if not AXE.exists():
+        pytest.skip(f"axe-core is missing ({AXE}): run `make {AXE.relative_to(ROOT)}`")
+    problems: list[str] = []
+    tab = browser.new_page()
+    tab.goto(f"{site_url}/{page}", wait_until="networkidle")
+    _typeset(tab)
+    tab.wait_for_timeout(300)  # the theme's icons are swapped in after the load event
+    problems += [f"1280 px: {p}" for p in tab.evaluate(COLUMN_CHECK, FITS_AT_1280)]
+    if page.startswith("chapters/"):
+        problems += [f"figure: {p}" for p in tab.evaluate(FIGURE_CHECK)]
+    problems += [f"axe, light: {p}" for p in _axe(tab)]
+    tab.evaluate(
+        "() => { document.documentElement.dataset.theme = 'dark';"
+        " document.documentElement.dataset.mode = 'dark'; }"
+    )
+    tab.wait_for_timeout(100)
+    problems += [f"axe, dark: {p}" for p in _axe(tab)]
+    shot = SCREENSHOTS / (page.replace("/", "__").removesuffix(".html") + ".dark.png")
+    tab.screenshot(path=str(shot), full_page=True)
+    tab.set_viewport_size({"width": 390, "height": 844})
+    tab.wait_for_timeout(300)
+    problems += [f"390 px: {p}" for p in tab.evaluate(PHONE_CHECK)]
+    tab.screenshot(path=str(shot.with_suffix("").with_suffix(".phone.png")), full_page=True)
+    tab.close()
+    assert not problems, f"{page}:\n  " + "\n  ".join(problems)
