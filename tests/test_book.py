@@ -237,7 +237,8 @@ PHONE_CHECK = """() => {
     const page = document.documentElement;
     if (page.scrollWidth > window.innerWidth + 1)
         found.push(`the page scrolls sideways (${page.scrollWidth} px in ${window.innerWidth})`);
-    const boxes = "pre, mjx-container[display='true'], .pst-scrollable-table-container, div.math";
+    const boxes = "pre, mjx-container[display='true'], .pst-scrollable-table-container, "
+        + "div.math, figure";
     for (const el of document.querySelectorAll("main " + boxes)) {
         if (el.clientWidth === 0 || el.scrollWidth <= el.clientWidth + 1) continue;
         const style = getComputedStyle(el);
@@ -246,6 +247,13 @@ PHONE_CHECK = """() => {
         else if (style.backgroundImage === "none")
             found.push(`${el.tagName.toLowerCase()} scrolls without a visible cue: `
                 + el.textContent.trim().slice(0, 50));
+    }
+    // Figures keep their text legible (about 9 px or more): at least 560 px wide.
+    for (const img of document.querySelectorAll("main article figure > img")) {
+        const shown = img.getBoundingClientRect().width;
+        if (shown < 0.99 * Math.min(img.naturalWidth, 560))
+            found.push(`${img.getAttribute("src").split("/").pop()}: shown ${Math.round(shown)}`
+                + " px wide on a phone, its text too small to read");
     }
     return found;
 }"""
@@ -321,6 +329,11 @@ def test_page_reads_well(page: str, site_url: str, browser: BrowserContext) -> N
     tab.set_viewport_size({"width": 390, "height": 844})
     tab.wait_for_timeout(300)
     problems += [f"390 px: {p}" for p in tab.evaluate(PHONE_CHECK)]
+    tab.screenshot(path=str(shot.with_suffix("").with_suffix(".phone-dark.png")), full_page=True)
+    tab.evaluate(
+        "() => { document.documentElement.dataset.theme = 'light';"
+        " document.documentElement.dataset.mode = 'light'; }"
+    )
     tab.screenshot(path=str(shot.with_suffix("").with_suffix(".phone.png")), full_page=True)
     tab.close()
     assert not problems, f"{page}:\n  " + "\n  ".join(problems)
