@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from course_lib.instructor import cli, demo
+from course_lib.instructor import cli, demo, sandbox
 from course_lib.instructor.autograde import autograde, submission_hash
 from course_lib.instructor.course import Course
 from course_lib.instructor.feedback import external_fetches, local_mathjax
@@ -571,3 +571,20 @@ def test_a_missing_sandbox_stops_before_any_record_is_touched(course: Course, mo
     with pytest.raises(SandboxUnavailable, match="apt-get install bubblewrap"):
         autograde(course, ASSIGNMENT, force=True, progress=False, limits=Limits(wall_s=20))
     assert {p.name: p.read_bytes() for p in records.glob("*.json")} == before
+
+
+def test_the_python_environment_is_mounted_wherever_it_lives(monkeypatch, tmp_path: Path) -> None:
+    """A Python under /tmp (a checkout there) is bound after the sandbox's private /tmp, not
+    hidden by it; one under /usr/local is bound though /usr/lib's parent /usr was created."""
+    if not HAS_BWRAP:
+        pytest.skip("bubblewrap missing: make system-deps")
+    for prefix in ("/tmp/unrolled-ci/.venv", "/usr/local"):
+        monkeypatch.setattr(sys, "prefix", prefix)
+        monkeypatch.setattr(sandbox, "_real_dirs", lambda paths, p=prefix: [p])
+        cmd = bwrap_command(tmp_path / "job", tmp_path / "pkg", tmp_path / "etc", ["python"])
+        binds = [i for i, arg in enumerate(cmd) if arg == "--ro-bind" and cmd[i + 2] == prefix]
+        assert len(binds) == 1, f"{prefix} is not mounted in the sandbox"
+        tmp_mount = next(
+            i for i, arg in enumerate(cmd) if arg == "/tmp" and cmd[i - 1] == "--tmpfs"
+        )
+        assert tmp_mount < binds[0]  # the private /tmp first, the environment on top of it

@@ -237,7 +237,25 @@ def bwrap_command(job_dir: Path, package_dir: Path, etc_dir: Path, argv: list[st
     # As root, no user namespace: the zygote drops to SANDBOX_UID itself (a namespace would map
     # the sandbox's users onto host root). Otherwise the instructor's user, in a user namespace.
     cmd += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"] if root else ["--unshare-user"]
-    made: set[str] = {"/"}
+    # The private /dev, /proc and /tmp come first: bubblewrap mounts in order, so a Python
+    # environment that lives under /tmp (a checkout there, say) is bound on top of the new
+    # /tmp rather than hidden by it.
+    cmd += [
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--perms",
+        "1777",
+        "--tmpfs",
+        "/tmp",
+        "--perms",
+        "1777",
+        "--tmpfs",
+        "/dev/shm",
+    ]
+    made: set[str] = {"/", "/dev", "/proc", "/tmp", "/dev/shm"}  # directories that exist
+    bound: list[str] = []  # mount points: what is visible inside
 
     def mount(kind: str, source: str, dest: str) -> None:
         # bubblewrap makes missing parents of a mount point mode 0700, which the unprivileged
@@ -247,6 +265,7 @@ def bwrap_command(job_dir: Path, package_dir: Path, etc_dir: Path, argv: list[st
                 made.add(str(parent))
                 cmd.extend(["--perms", "0755", "--dir", str(parent)])
         made.add(dest)
+        bound.append(dest)
         cmd.extend([kind, source, dest])
 
     for path in SYSTEM_DIRS:
@@ -262,26 +281,13 @@ def bwrap_command(job_dir: Path, package_dir: Path, etc_dir: Path, argv: list[st
     library_path = [p for p in os.environ.get("LD_LIBRARY_PATH", "").split(":") if p]
     python_dirs = _real_dirs([sys.base_prefix, sys.prefix, *library_path])
     for path in python_dirs:
-        if not any(path == d or path.startswith(d + "/") for d in made if d != "/"):
+        # Skip only what a mount already shows: /usr/local is not inside /usr/lib's mount.
+        if not any(path == d or path.startswith(d + "/") for d in bound):
             mount("--ro-bind", path, path)
     # A copy of course_lib installed in an exposed environment holds the references: hide it.
     for installed in _installed_copies(python_dirs):
         cmd += ["--tmpfs", installed, "--remount-ro", installed]
     mount("--ro-bind", str(package_dir), PACKAGE_MOUNT)
-    cmd += [
-        "--dev",
-        "/dev",
-        "--proc",
-        "/proc",
-        "--perms",
-        "1777",
-        "--tmpfs",
-        "/tmp",
-        "--perms",
-        "1777",
-        "--tmpfs",
-        "/dev/shm",
-    ]
     for device in sorted(glob.glob("/dev/nvidia*")):  # GPUs, for torch.cuda inside
         cmd += ["--dev-bind", device, device]
     mount("--bind", str(job_dir), SANDBOX_HOME)
