@@ -337,3 +337,16 @@ def test_page_reads_well(page: str, site_url: str, browser: BrowserContext) -> N
     tab.screenshot(path=str(shot.with_suffix("").with_suffix(".phone.png")), full_page=True)
     tab.close()
     assert not problems, f"{page}:\n  " + "\n  ".join(problems)
+
+
+def test_search_snippets_show_maths_as_symbols(site_url: str, browser: BrowserContext) -> None:
+    """Sphinx quotes a page's HTML, where maths is still TeX: the snippets must not show it."""
+    _skip_unless_built()
+    tab = browser.new_page()
+    tab.goto(f"{site_url}/search.html?q=pre-activation", wait_until="networkidle")
+    tab.wait_for_function("() => document.querySelectorAll('p.context').length >= 2")
+    snippets = [c.text_content() for c in tab.locator("p.context").all()]
+    tab.close()
+    assert any("tanh" in s for s in snippets), snippets  # the maths is there, as words
+    raw = [s for s in snippets if re.search(r"\\[A-Za-z(|]", s)]
+    assert not raw, f"search snippets show TeX: {raw[0][:160]}"

@@ -12,6 +12,7 @@ const UNROLLED_SYMBOLS = {
 function unrolledPlainMaths(tex) {
   return tex
     .replace(/^\\\(|\\\)$/g, "")
+    .replace(/\\\|/g, "‖")
     .replace(/\\([A-Za-z]+)/g, (all, name) => (name in UNROLLED_SYMBOLS ? UNROLLED_SYMBOLS[name] : name))
     .replace(/\\[,;!]/g, " ")
     .replace(/[{}]/g, "")
