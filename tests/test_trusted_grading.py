@@ -488,8 +488,14 @@ def test_statuses_say_what_happened(graded) -> None:
     status = {s.removeprefix("attack-"): g.status for s, g in results.items()}
     assert status["bonus-cell"] == status["hidden-tests-replaced"] == "tampered"
     assert status["answer-made-a-graded-cell"] == "tampered"
-    assert status["forged-pipe-messages"] == "error"  # out of protocol twice
-    assert "protocol" in results["attack-forged-pipe-messages"].record.reason
+    # Forged frames race the real replies: alone (6 of 6 runs) and in most full runs the grader
+    # reads them and stops the notebook twice ("error"); once in four CI runs under load it
+    # never read them and graded the notebook as written ("ok"). Either way it earns nothing
+    # (test_every_attack_earns_nothing_and_controls_keep_their_marks).
+    forged = results["attack-forged-pipe-messages"]
+    assert forged.status in ("error", "ok") and forged.total == 0
+    if forged.status == "error":
+        assert "protocol" in forged.record.reason  # out of protocol twice
     assert status["kill-the-zygote"] == "error"
     assert status["input-transformer"] == status["seed-from-environment"] == "ok"
     # a name scan flags for review, and changes nothing else
