@@ -17,7 +17,6 @@ Run from the repository root (one to two minutes on one CPU core)::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -30,7 +29,6 @@ if __package__ in (None, ""):  # run as a script: make `book.experiments` import
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from book.experiments.common import (  # noqa: E402
     IMPLEMENTATIONS,
-    RESULTS,
     Recurrent,
     markdown_table,
     setup,
@@ -143,14 +141,6 @@ def results_table(rows: list[dict], args: argparse.Namespace) -> str:
         f"(two bias vectors per layer); device {rows[0]['device']}"
         f"{' (one thread)' if rows[0]['device'] == 'cpu' else ''}.\n"
     )
-
-
-def rewrite_tables() -> None:
-    """Re-write both results tables from the saved JSON (after a change of layout only)."""
-    for name in ("mnist_rows", "mnist_rows_torch"):
-        saved = json.loads((RESULTS / f"{name}.json").read_text())
-        args = argparse.Namespace(**saved["settings"])
-        (RESULTS / f"{name}.md").write_text(results_table(saved["runs"], args))
 
 
 def main(argv: list[str] | None = None) -> None:
